@@ -1,0 +1,94 @@
+import type { Command } from 'commander';
+import { ensureDefaultModel } from '../model/default-model.js';
+import { loadModelSpec } from '../model/model-spec.js';
+import { runEmbedded, type RunSummary } from '../pipeline/embedded-run.js';
+import { countSkillFolders } from '../producer/dir-source.js';
+import type { Logger } from 'pino';
+import { cpuBudget } from '../workers/cpu-budget.js';
+import { intFlag, printJson } from './options.js';
+import { createProgress } from './progress.js';
+import { onShutdown } from './shutdown.js';
+
+interface IndexFlags {
+  db: string;
+  model?: string;
+  threads?: number;
+  batchSize: number;
+  maxFileBytes: number;
+  json?: boolean;
+  progress: boolean;
+}
+
+/** `skillsmith-index index <source...>`: the embedded pipeline in this process, no Redis. */
+export function registerIndexCommand(program: Command, log: Logger): void {
+  program
+    .command('index')
+    .description(
+      'crawl skill folders, embed them on a worker pool and write one SQLite file (no Redis needed)',
+    )
+    .argument('<source...>', 'folders to crawl for SKILL.md files (source id = folder name)')
+    .option('--db <path>', 'SQLite database to write', 'skills.db')
+    .option(
+      '--model <dir>',
+      'Hugging Face-layout ONNX model folder (default: built-in USE-lite, built on first use)',
+    )
+    .option(
+      '--threads <n>',
+      'CPU threads for inference (default: CPUs this process may use)',
+      intFlag('threads', 1),
+    )
+    .option('--batch-size <n>', 'skills per embed task and write transaction', intFlag('batch-size', 1), 128)
+    .option('--max-file-bytes <n>', 'skip files larger than this', intFlag('max-file-bytes', 1), 1024 * 1024)
+    .option('--no-progress', 'no progress bar even on a TTY')
+    .option('--json', 'print the run summary as one JSON object on stdout')
+    .action(async (folders: string[], flags: IndexFlags) => {
+      const modelDir = flags.model ?? (await ensureDefaultModel({ log: (m) => log.info(m) }));
+      const model = loadModelSpec(modelDir);
+      const threads = flags.threads ?? cpuBudget();
+      const controller = new AbortController();
+      const disposeShutdown = onShutdown(log, () => controller.abort());
+      const progress = createProgress(flags.progress && !flags.json);
+      // A cheap pre-walk (names only, no reads) gives the bar a total, hence an ETA.
+      let total = 0;
+      if (process.stderr.isTTY && flags.progress)
+        for (const f of folders) total += await countSkillFolders(f).catch(() => 0);
+      log.info({ sources: folders, db: flags.db, model: model.id, threads }, 'index run starting');
+      let summary: RunSummary;
+      try {
+        summary = await runEmbedded({
+          sources: folders.map((root) => ({ root })),
+          db: flags.db,
+          model,
+          threads,
+          batchSize: flags.batchSize,
+          maxFileBytes: flags.maxFileBytes,
+          signal: controller.signal,
+          onProgress: (p) => progress.update(p, total || undefined),
+        });
+      } finally {
+        progress.stop();
+        disposeShutdown();
+      }
+      if (flags.json) printJson(summary);
+      else printHumanSummary(summary);
+      if (summary.status === 'interrupted') process.exitCode = 130;
+    });
+}
+
+function printHumanSummary(s: RunSummary): void {
+  const c = s.counts;
+  const secs = s.durationMs / 1000;
+  const lines = [
+    `run ${s.runId} ${s.status} in ${secs.toFixed(1)} s → ${s.db}`,
+    `  model     ${s.model.id} (dim ${s.model.dim})`,
+    `  seen      ${c.seen} skills (${(c.seen / Math.max(secs, 1e-3)).toFixed(1)}/s)`,
+    `  indexed   ${c.indexed} (${c.warnings} with warnings)`,
+    `  unchanged ${c.unchanged}`,
+    `  failed    ${c.failed} (reasons in index_errors, run ${s.runId})`,
+    `  removed   ${c.removed}`,
+    `  embedded  ${c.embedded} texts (${(c.embedded / Math.max(secs, 1e-3)).toFixed(1)}/s)`,
+  ];
+  for (const f of s.failedSources) lines.push(`  source ${f.id} FAILED: ${f.message}`);
+  if (s.status === 'interrupted') lines.push('  interrupted: run the same command again to resume');
+  process.stderr.write(`${lines.join('\n')}\n`);
+}

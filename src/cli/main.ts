@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { IndexerError } from '../shared/errors.js';
+import { createLogger } from '../shared/logger.js';
+import { registerIndexCommand } from './index-command.js';
+
+const log = createLogger();
+const program = new Command('skillsmith-index')
+  .description('Skillsmith indexer: crawl agent skills, embed them, write one SQLite file readers can query')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride();
+
+registerIndexCommand(program, log);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // Commander already printed its one-line message (or the help) to stderr.
+    process.exit(err.exitCode);
+  }
+  if (err instanceof IndexerError) {
+    process.stderr.write(`skillsmith-index: ${err.message} [${err.code}]\n`);
+    process.exit(2);
+  }
+  log.error({ err }, 'unexpected failure');
+  process.exit(1);
+}

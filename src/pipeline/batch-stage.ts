@@ -1,0 +1,61 @@
+import { skillText, textHash } from '../model/text-config.js';
+import { parseSkill } from '../producer/parse-skill.js';
+import type { ErrorRecord, SkillRecord } from '../shared/records.js';
+import type { CrawlProblem, SkillDoc } from '../shared/skill-doc.js';
+import type { KnownSkill } from '../writer/index-writer.js';
+
+/** What the incremental check decided for one crawled item. */
+export type Triage =
+  | { kind: 'unchanged'; id: string }
+  | { kind: 'changed'; record: SkillRecord; text: string; textHash: string }
+  | {
+      kind: 'rejected';
+      error: ErrorRecord;
+      /** keep the last good version of an indexed skill */ keepId?: string;
+    };
+
+/**
+ * Decides what to do with one crawled item: skip it (same content, vector present for this model),
+ * reject it (recorded with a reason), or index it. Parsing happens only when the content changed, which is
+ * what makes an unchanged re-index cheap. Pure: the same stage serves the embedded and distributed modes.
+ */
+export function triage(item: SkillDoc | CrawlProblem, known: (id: string) => KnownSkill | undefined): Triage {
+  if (!('files' in item)) {
+    const { sourceId, path, code, message } = item;
+    return { kind: 'rejected', error: { sourceId, path, code, message } };
+  }
+  const before = known(item.id);
+  if (before && !before.removed && before.contentHash === item.contentHash && before.textHash !== null) {
+    return { kind: 'unchanged', id: item.id };
+  }
+  const parsed = parseSkill(item);
+  if (!parsed.ok) {
+    return {
+      kind: 'rejected',
+      error: {
+        sourceId: item.sourceId,
+        path: item.path,
+        code: parsed.code,
+        message: parsed.message,
+        line: parsed.line,
+      },
+      ...(before && !before.removed ? { keepId: item.id } : {}),
+    };
+  }
+  const s = parsed.skill;
+  const record: SkillRecord = {
+    id: s.id,
+    sourceId: s.sourceId,
+    path: s.path,
+    name: s.name,
+    description: s.description,
+    body: s.body,
+    frontMatter: s.frontMatter,
+    license: s.license,
+    allowedTools: s.allowedTools,
+    warnings: parsed.warnings,
+    contentHash: s.contentHash,
+  };
+  const text = skillText(s);
+  return { kind: 'changed', record, text, textHash: textHash(text) };
+}

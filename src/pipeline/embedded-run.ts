@@ -1,0 +1,263 @@
+import { basename, resolve } from 'node:path';
+import type { ModelSpec } from '../model/model-spec.js';
+import { TEXT_CONFIG } from '../model/text-config.js';
+import { crawlDir } from '../producer/dir-source.js';
+import { IndexerError, ERROR_CODES } from '../shared/errors.js';
+import type { EmbeddingRecord, ErrorRecord, RunCounts, RunSource, SkillRecord } from '../shared/records.js';
+import { poolShape } from '../workers/cpu-budget.js';
+import { EmbedPool } from '../workers/embed-pool.js';
+import { IndexWriter } from '../writer/index-writer.js';
+import { triage } from './batch-stage.js';
+
+/** Options of {@link runEmbedded}. */
+export interface EmbeddedRunOptions {
+  /** Folder roots to crawl. Source id = the folder's base name unless given. */
+  sources: readonly { root: string; id?: string }[];
+  /** Database file. */
+  db: string;
+  model: ModelSpec;
+  /** CPU threads for inference. */
+  threads: number;
+  /** Skills per write transaction (and per embed task). Default 128. */
+  batchSize?: number;
+  /** Batches embedded or waiting to be written at once; the crawler waits beyond it. Default 2 × workers. */
+  maxInFlight?: number;
+  /** Largest file read, in bytes. Default 1 MiB. */
+  maxFileBytes?: number;
+  /** Aborting stops the crawl; batches already embedding are finished and written. */
+  signal?: AbortSignal;
+  onProgress?: (p: RunProgress) => void;
+}
+
+/** Live counts, reported after every write. */
+export interface RunProgress extends RunCounts {
+  /** Skills fully handled (written, unchanged or rejected). */
+  done: number;
+}
+
+/** The run summary (the `--json` output of `index`). */
+export interface RunSummary {
+  runId: number;
+  db: string;
+  status: 'completed' | 'interrupted';
+  model: { id: string; dim: number };
+  sources: RunSource[];
+  counts: RunCounts;
+  durationMs: number;
+  /** Tokens that went through the model. */
+  tokens: number;
+  /** Sources that could not be crawled, with the reason. */
+  failedSources: { id: string; message: string }[];
+}
+
+interface PendingSkill {
+  record: SkillRecord;
+  textHash: string;
+  text: string;
+}
+
+/**
+ * Embedded mode: crawl → triage → embed on the piscina pool → write, in one process with bounded queues.
+ * At most `maxInFlight` batches exist between crawler and writer, so memory does not grow with the corpus.
+ */
+export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSummary> {
+  const started = performance.now();
+  const batchSize = options.batchSize ?? 128;
+  const sources: RunSource[] = options.sources.map((s) => ({
+    id: s.id ?? sourceIdFor(s.root),
+    kind: 'dir',
+    location: resolve(s.root),
+  }));
+  const dup = sources.find((s, i) => sources.findIndex((o) => o.id === s.id) !== i);
+  if (dup) {
+    throw new IndexerError(
+      ERROR_CODES.BAD_OPTION,
+      `two sources have the id "${dup.id}": skill ids would collide; rename one folder or index them separately`,
+    );
+  }
+  const { model } = options;
+  const writer = IndexWriter.open({ path: options.db });
+  let pool: EmbedPool | undefined;
+  const counts: RunCounts = {
+    seen: 0,
+    indexed: 0,
+    unchanged: 0,
+    removed: 0,
+    failed: 0,
+    embedded: 0,
+    warnings: 0,
+  };
+  let tokens = 0;
+  let done = 0;
+  const failedSources: { id: string; message: string }[] = [];
+  let runId: number | undefined;
+  try {
+    writer.registerModel({ id: model.id, dim: model.dim, pooling: model.pooling, textConfig: TEXT_CONFIG });
+    runId = writer.beginRun({ mode: 'embedded', sources, modelId: model.id });
+    const thisRun = runId;
+    // The pool (and the model in every thread) is started only when something needs embedding, so an
+    // unchanged re-index never pays for it.
+    const embedPool = (): EmbedPool => (pool ??= new EmbedPool({ model, threads: options.threads }));
+    const maxInFlight = options.maxInFlight ?? poolShape(options.threads).workers * 2;
+
+    const inFlight = new Set<Promise<void>>();
+    let failure: unknown;
+    // Texts being embedded right now, so a text met twice in one run goes through the model once.
+    const embedding = new Map<string, Promise<Float32Array>>();
+    const report = (): void => options.onProgress?.({ ...counts, done });
+
+    let pending: PendingSkill[] = [];
+    let errors: ErrorRecord[] = [];
+    let seen: string[] = [];
+
+    const flush = async (): Promise<void> => {
+      const skills = pending;
+      const batchErrors = errors;
+      const batchSeen = seen;
+      pending = [];
+      errors = [];
+      seen = [];
+      if (skills.length === 0 && batchErrors.length === 0 && batchSeen.length === 0) return;
+      // Backpressure: the crawler stops here until a batch slot is free.
+      while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
+      if (failure) throw failure;
+
+      const vectors = new Map<string, Promise<Float32Array> | Uint8Array>();
+      const toEmbed: string[] = [];
+      const toEmbedHashes: string[] = [];
+      for (const s of skills) {
+        const stored = writer.vectorForText(model.id, s.textHash);
+        const running = embedding.get(s.textHash);
+        if (stored) vectors.set(s.textHash, stored);
+        else if (running) vectors.set(s.textHash, running);
+        else if (!toEmbedHashes.includes(s.textHash)) {
+          toEmbed.push(s.text);
+          toEmbedHashes.push(s.textHash);
+        }
+      }
+      if (toEmbed.length > 0) {
+        const result = embedPool()
+          .embed(toEmbed)
+          .then((r) => {
+            tokens += r.tokens;
+            counts.embedded += toEmbed.length;
+            return r;
+          });
+        toEmbedHashes.forEach((h, i) => {
+          const v = result.then((r) => r.vectors.subarray(i * r.dim, (i + 1) * r.dim));
+          v.catch(() => undefined); // the batch promise below reports the failure
+          vectors.set(h, v);
+          embedding.set(h, v);
+        });
+      }
+      const task = (async () => {
+        const embeddings: EmbeddingRecord[] = [];
+        for (const s of skills) {
+          const v = vectors.get(s.textHash) as Promise<Float32Array> | Uint8Array;
+          const vector = v instanceof Uint8Array ? v : await v;
+          embeddings.push({
+            skillId: s.record.id,
+            modelId: model.id,
+            chunk: 0,
+            vector,
+            textHash: s.textHash,
+          });
+        }
+        const { changed } = writer.writeBatch({
+          runId: thisRun,
+          skills: skills.map((s) => s.record),
+          embeddings,
+          errors: batchErrors,
+          seen: batchSeen,
+        });
+        counts.indexed += changed;
+        done += skills.length + batchErrors.length + batchSeen.length;
+        // Written: later batches find these vectors in the database.
+        for (const h of toEmbedHashes) embedding.delete(h);
+        report();
+      })();
+      const tracked = task.then(
+        () => void inFlight.delete(tracked),
+        (err: unknown) => {
+          inFlight.delete(tracked);
+          failure ??= err;
+        },
+      );
+      inFlight.add(tracked);
+    };
+
+    const completedSources: string[] = [];
+    for (const [i, source] of sources.entries()) {
+      if (options.signal?.aborted) break;
+      const root = options.sources[i]!.root;
+      try {
+        for await (const item of crawlDir({
+          root,
+          sourceId: source.id,
+          ...(options.maxFileBytes !== undefined ? { maxFileBytes: options.maxFileBytes } : {}),
+          ...(options.signal ? { signal: options.signal } : {}),
+        })) {
+          if ('scope' in item && item.scope === 'file') {
+            // A sibling file or folder left out: recorded, but no skill was lost, so not counted as one.
+            errors.push({ sourceId: item.sourceId, path: item.path, code: item.code, message: item.message });
+            continue;
+          }
+          counts.seen++;
+          const t = triage(item, (id) => writer.known(id, model.id));
+          if (t.kind === 'unchanged') {
+            counts.unchanged++;
+            seen.push(t.id);
+          } else if (t.kind === 'rejected') {
+            counts.failed++;
+            errors.push(t.error);
+            if (t.keepId) seen.push(t.keepId);
+          } else {
+            counts.warnings += t.record.warnings.length > 0 ? 1 : 0;
+            pending.push(t);
+          }
+          if (pending.length >= batchSize || seen.length + errors.length >= 4 * batchSize) await flush();
+        }
+        if (!options.signal?.aborted) completedSources.push(source.id);
+      } catch (err) {
+        if (!(err instanceof IndexerError) || err.code !== ERROR_CODES.SOURCE_FAILED) throw err;
+        // One source failing must not stop the others: record it on the run and go on.
+        failedSources.push({ id: source.id, message: err.message });
+        errors.push({ sourceId: source.id, path: '.', code: err.code, message: err.message });
+      }
+    }
+    await flush();
+    while (inFlight.size > 0) await Promise.race(inFlight);
+    if (failure) throw failure;
+
+    const interrupted = options.signal?.aborted === true;
+    // Tombstones only for sources crawled to the end, and only now that all their batches are written.
+    if (!interrupted) for (const id of completedSources) counts.removed += writer.tombstoneUnseen(runId, id);
+    const status = interrupted ? 'interrupted' : 'completed';
+    writer.finishRun(runId, status, counts);
+    writer.checkpoint();
+    report();
+    return {
+      runId,
+      db: resolve(options.db),
+      status,
+      model: { id: model.id, dim: model.dim },
+      sources,
+      counts,
+      durationMs: Math.round(performance.now() - started),
+      tokens,
+      failedSources,
+    };
+  } catch (err) {
+    // Batches already written stay (each was one transaction); the run is marked so `status` tells.
+    if (runId !== undefined) writer.finishRun(runId, 'failed', counts);
+    throw err;
+  } finally {
+    await pool?.close();
+    writer.close();
+  }
+}
+
+/** A folder source's id: its base name, made safe for ids (letters, digits, `._-`). */
+export function sourceIdFor(root: string): string {
+  return basename(resolve(root)).replace(/[^A-Za-z0-9._-]+/g, '-') || 'root';
+}

@@ -1,0 +1,368 @@
+import path from 'node:path';
+import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
+import type { Document, YAMLError } from 'yaml';
+import { ERROR_CODES, WARNING_CODES } from '../shared/errors.js';
+import type { ErrorCode, WarningCode } from '../shared/errors.js';
+import {
+  allowedToolsSchema,
+  charLength,
+  descriptionSchema,
+  licenseSchema,
+  MAX_DESCRIPTION_LENGTH,
+  MAX_NAME_LENGTH,
+  metadataSchema,
+  SKILL_NAME_PATTERN,
+} from '../shared/front-matter.js';
+import type { SkillDoc } from '../shared/skill-doc.js';
+
+/** Something about an indexed skill that breaks the Agent Skills rules; the message is for a person. */
+export interface SkillWarning {
+  readonly code: WarningCode;
+  readonly message: string;
+}
+
+/** A skill that passed validation: what gets embedded and written. Plain data only. */
+export interface ParsedSkill {
+  readonly id: string;
+  readonly sourceId: string;
+  readonly path: string;
+  /** `name` as written, or the folder's name when it is missing (with a `MISSING_NAME` warning). */
+  readonly name: string;
+  /** `description`, surrounding whitespace trimmed. */
+  readonly description: string;
+  readonly license: string | null;
+  /** `allowed-tools` as a list (a string is split on commas/whitespace outside parentheses). */
+  readonly allowedTools: string[] | null;
+  readonly metadata: Record<string, unknown> | null;
+  /** Every front matter key, JSON-safe (no Dates, Maps, non-finite numbers …). */
+  readonly frontMatter: Record<string, unknown>;
+  /**
+   * SKILL.md after its front matter (leading blank lines dropped), then each sibling `.md` file appended
+   * under a `\n\n<!-- file: x.md -->\n` marker, in the SkillDoc's order: one searchable text per skill.
+   */
+  readonly body: string;
+  readonly contentHash: string;
+}
+
+/** `ok: false` is a rejection: the skill is not indexed and `code`/`message` become an `index_errors` row. */
+export type ParseResult =
+  | { ok: true; skill: ParsedSkill; warnings: SkillWarning[] }
+  | { ok: false; code: ErrorCode; message: string; line?: number };
+
+type Rejection = Extract<ParseResult, { ok: false }>;
+
+const SKILL_FILE = 'SKILL.md';
+const OPEN_RE = /^---[ \t]*$/;
+const CLOSE_RE = /^(?:---|\.\.\.)[ \t]*$/;
+/** Markdown imitations of front matter: `**Name**: x`, `### Name: x`, `**Description:** y`. */
+const PSEUDO_FIELD_RE = /^\s*(?:#{1,6}\s*)?(?:[*_]{1,2})?\s*(name|description)\s*(?:[*_]{1,2})?\s*:/i;
+const USAGE = "it must start with a line '---', then name/description, then '---'";
+
+/**
+ * Parses and validates a crawled skill: splits the YAML front matter off SKILL.md, parses it (YAML 1.2 core
+ * schema, duplicate keys allowed, last one wins), and checks it against the Agent Skills rules.
+ *
+ * Rejected (`ok: false`): no front matter or an unclosed one (`NO_FRONT_MATTER`), YAML errors
+ * (`INVALID_YAML`, with the SKILL.md line and a hint for the classic unquoted `: `), front matter that is
+ * not a mapping (`FRONT_MATTER_NOT_MAPPING`), no non-empty string `description` (`MISSING_DESCRIPTION`;
+ * an empty front matter block counts as a mapping without description).
+ *
+ * Indexed with warnings: missing `name` (the folder name is used), a `name` breaking the naming rule (kept
+ * as written; a number or boolean is turned into a string), a description over 1024 characters, and a
+ * `license` / `allowed-tools` / `metadata` of the wrong type (set to null here, kept in `frontMatter`).
+ *
+ * Pure and synchronous: it never throws on bad input, so it can run in any stage or worker.
+ */
+export function parseSkill(doc: SkillDoc): ParseResult {
+  const label = fileLabel(doc);
+  const main = doc.files.find((f) => f.path === SKILL_FILE);
+  if (!main) {
+    return reject(ERROR_CODES.READ_FAILED, `${label}: the skill has no ${SKILL_FILE} file`);
+  }
+  // Sources already normalise; doing it again is cheap and keeps line numbers right for any source.
+  const text = main.text.replace(/^\uFEFF/, '').replace(/\r\n/g, '\n');
+  const lines = text.split('\n');
+
+  if (!OPEN_RE.test(lines[0] ?? '')) return noFrontMatter(label, lines);
+  const close = lines.findIndex((l, i) => i > 0 && CLOSE_RE.test(l));
+  if (close < 0) {
+    const blank = lines.findIndex((l, i) => i > 0 && l.trim() === '');
+    const where = blank > 0 ? ` (the first blank line is line ${blank + 1})` : '';
+    return reject(
+      ERROR_CODES.NO_FRONT_MATTER,
+      `${label} line 1: the front matter opened with '---' is never closed: add a line '---' after the last field, before the Markdown body${where}`,
+      1,
+    );
+  }
+
+  // Offsets inside the YAML text are on SKILL.md line (yamlLine + 1): line 1 of the file is the opening '---'.
+  const yamlText = lines.slice(1, close).join('\n');
+  const lineCounter = new LineCounter();
+  const yamlDoc = parseDocument(yamlText, {
+    version: '1.2',
+    schema: 'core',
+    uniqueKeys: false,
+    prettyErrors: false,
+    lineCounter,
+  });
+  const fileLine = (offset: number): number => lineCounter.linePos(offset).line + 1;
+
+  const firstError = yamlDoc.errors[0];
+  if (firstError) return invalidYaml(label, yamlDoc.errors, firstError, lines, fileLine(firstError.pos[0]));
+
+  let data: unknown;
+  try {
+    // toJS enforces maxAliasCount (default 100), which stops "billion laughs" alias bombs.
+    data = yamlDoc.toJS();
+  } catch (err) {
+    return reject(
+      ERROR_CODES.INVALID_YAML,
+      `${label}: invalid YAML front matter: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+  if (data === null || data === undefined) data = {}; // empty block or comments only
+  if (typeof data !== 'object' || Array.isArray(data)) {
+    const kind = Array.isArray(data) ? 'a list' : `a single ${typeof data} value`;
+    return reject(
+      ERROR_CODES.FRONT_MATTER_NOT_MAPPING,
+      `${label} line 2: the front matter is ${kind}, not key/value pairs: write it as lines like 'name: my-skill' and 'description: …'`,
+      2,
+    );
+  }
+  const frontMatter = toJsonSafe(data) as Record<string, unknown>;
+  const keyLine = (key: string): number | undefined => {
+    const offset = keyOffset(yamlDoc, key);
+    return offset === undefined ? undefined : fileLine(offset);
+  };
+  const at = (key: string): string => {
+    const line = keyLine(key);
+    return line === undefined ? label : `${label} line ${line}`;
+  };
+
+  const rawDescription = frontMatter['description'];
+  const description = descriptionSchema.safeParse(rawDescription);
+  if (!description.success) {
+    const why =
+      rawDescription === undefined
+        ? `has no 'description'`
+        : typeof rawDescription === 'string' || rawDescription === null
+          ? `has an empty 'description'`
+          : `has a 'description' that is ${kindOf(rawDescription)}, not text (quote it)`;
+    return reject(
+      ERROR_CODES.MISSING_DESCRIPTION,
+      `${at('description')}: the front matter ${why}: add 'description: <what the skill does and when to use it>'`,
+      keyLine('description'),
+    );
+  }
+
+  const warnings: SkillWarning[] = [];
+  const warn = (code: WarningCode, message: string): void => {
+    warnings.push({ code, message });
+  };
+
+  const name = resolveName(doc, frontMatter['name'], at('name'), warn);
+
+  if (charLength(description.data) > MAX_DESCRIPTION_LENGTH) {
+    warn(
+      WARNING_CODES.LONG_DESCRIPTION,
+      `${at('description')}: 'description' is ${charLength(description.data)} characters, over the ${MAX_DESCRIPTION_LENGTH} the spec allows; agents may truncate it`,
+    );
+  }
+
+  const license = optionalField(frontMatter, 'license', licenseSchema, 'text', at, warn);
+  const allowedTools = optionalField(
+    frontMatter,
+    'allowed-tools',
+    allowedToolsSchema,
+    "a space- or comma-separated string or a list of tool names (e.g. 'Read Grep Bash(git:*)')",
+    at,
+    warn,
+  );
+  const metadata = optionalField(frontMatter, 'metadata', metadataSchema, 'a key/value mapping', at, warn);
+
+  let body = lines
+    .slice(close + 1)
+    .join('\n')
+    .replace(/^\n+/, '');
+  for (const file of doc.files) {
+    if (file.path === SKILL_FILE) continue;
+    body += `\n\n<!-- file: ${file.path} -->\n${file.text}`;
+  }
+
+  return {
+    ok: true,
+    skill: {
+      id: doc.id,
+      sourceId: doc.sourceId,
+      path: doc.path,
+      name,
+      description: description.data,
+      license,
+      allowedTools,
+      metadata,
+      frontMatter,
+      body,
+      contentHash: doc.contentHash,
+    },
+    warnings,
+  };
+}
+
+function resolveName(
+  doc: SkillDoc,
+  raw: unknown,
+  where: string,
+  warn: (code: WarningCode, message: string) => void,
+): string {
+  let name: string | undefined;
+  if (typeof raw === 'string' && raw.trim() !== '') {
+    name = raw;
+  } else if (typeof raw === 'number' || typeof raw === 'boolean') {
+    name = String(raw);
+    warn(
+      WARNING_CODES.BAD_FIELD_TYPE,
+      `${where}: 'name' is a ${typeof raw}, not text; indexed as "${name}" (quote it: name: "${name}")`,
+    );
+  }
+  if (name === undefined) {
+    const fallback = folderName(doc);
+    const what =
+      raw === undefined ? 'no' : raw === null || typeof raw === 'string' ? 'an empty' : 'an unusable';
+    warn(
+      WARNING_CODES.MISSING_NAME,
+      `${where}: the front matter has ${what} 'name'; indexed under the folder name "${fallback}" (add 'name: ${fallback}')`,
+    );
+    return fallback;
+  }
+  const problems: string[] = [];
+  if (charLength(name) > MAX_NAME_LENGTH)
+    problems.push(`is ${charLength(name)} characters (max ${MAX_NAME_LENGTH})`);
+  if (!SKILL_NAME_PATTERN.test(name)) {
+    problems.push('must be lowercase letters, digits and single hyphens (e.g. "pdf-tools")');
+  }
+  if (problems.length > 0) {
+    warn(
+      WARNING_CODES.INVALID_NAME,
+      `${where}: 'name' ${JSON.stringify(name)} ${problems.join(' and ')}; kept as written`,
+    );
+  }
+  return name;
+}
+
+/** Validates an optional field; absent or null → null; wrong type → null plus a BAD_FIELD_TYPE warning. */
+function optionalField<T>(
+  frontMatter: Record<string, unknown>,
+  key: string,
+  schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } },
+  expected: string,
+  at: (key: string) => string,
+  warn: (code: WarningCode, message: string) => void,
+): T | null {
+  const raw = frontMatter[key];
+  if (raw === undefined || raw === null) return null;
+  const result = schema.safeParse(raw);
+  if (result.success) return result.data;
+  warn(
+    WARNING_CODES.BAD_FIELD_TYPE,
+    `${at(key)}: '${key}' should be ${expected}, but is ${kindOf(raw)}; ignored (kept in the front matter JSON)`,
+  );
+  return null;
+}
+
+function noFrontMatter(label: string, lines: readonly string[]): Rejection {
+  let hint = '';
+  const firstContent = lines.findIndex((l) => l.trim() !== '');
+  const pseudo = lines.slice(0, 40).findIndex((l) => PSEUDO_FIELD_RE.test(l));
+  if (firstContent > 0 && OPEN_RE.test(lines[firstContent]?.trim() ?? '')) {
+    hint = `; the '---' on line ${firstContent + 1} must be the very first line of the file`;
+  } else if (pseudo >= 0) {
+    const field = PSEUDO_FIELD_RE.exec(lines[pseudo] ?? '')?.[1]?.toLowerCase() ?? 'name';
+    hint = `; line ${pseudo + 1} looks like a '${field}:' field, but fields only count in a '---' block that starts on line 1: move them there as plain 'key: value' lines`;
+  }
+  return reject(ERROR_CODES.NO_FRONT_MATTER, `${label} has no YAML front matter: ${USAGE}${hint}`);
+}
+
+function invalidYaml(
+  label: string,
+  errors: readonly YAMLError[],
+  first: YAMLError,
+  lines: readonly string[],
+  line: number,
+): Rejection {
+  const more =
+    errors.length > 1 ? ` (and ${errors.length - 1} more YAML error${errors.length > 2 ? 's' : ''})` : '';
+  return reject(
+    ERROR_CODES.INVALID_YAML,
+    `${label} line ${line}: invalid YAML front matter: ${first.message}${more}${colonHint(lines[line - 1] ?? '')}`,
+    line,
+  );
+}
+
+/**
+ * The classic mistake: `description: Use it for X: Y` — a plain (unquoted) value containing `: `, which
+ * YAML reads as a nested key. Returns a hint naming the key and the column of that `: `, or ''.
+ */
+function colonHint(line: string): string {
+  const m = /^(\s*(?:-\s+)?)([^\s#'"][^:]*?):[ \t]+(\S.*)$/.exec(line);
+  if (!m) return '';
+  const [, indent = '', key = '', value = ''] = m;
+  if (/^['"|>[{&*!]/.test(value)) return '';
+  const inner = value.search(/:(?:[ \t]|$)/);
+  if (inner < 0) return '';
+  const valueStart = line.length - value.length;
+  const column = valueStart + inner + 1;
+  const keyText = key.trim();
+  return `. Hint: the value of '${keyText}' contains ': ' (column ${column}), which YAML reads as a nested key; quote the value: ${indent}${keyText}: "${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').slice(0, 40)}${value.length > 40 ? '…' : ''}"`;
+}
+
+/** Offset of the last top-level key `key` (the one whose value wins), if the contents are a mapping. */
+function keyOffset(doc: Document, key: string): number | undefined {
+  const contents = doc.contents;
+  if (!isMap(contents)) return undefined;
+  let offset: number | undefined;
+  for (const pair of contents.items) {
+    if (isScalar(pair.key) && String(pair.key.value) === key && pair.key.range) offset = pair.key.range[0];
+  }
+  return offset;
+}
+
+/** Turns what yaml's toJS can produce into values JSON.stringify keeps exactly. */
+function toJsonSafe(value: unknown): unknown {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'number') return Number.isFinite(value) ? value : String(value);
+  if (typeof value === 'bigint')
+    return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
+  if (value instanceof Uint8Array) return Buffer.from(value).toString('base64');
+  if (Array.isArray(value)) return value.map(toJsonSafe);
+  if (value instanceof Set) return [...value].map(toJsonSafe);
+  if (value instanceof Map) {
+    return Object.fromEntries([...value].map(([k, v]) => [String(k), toJsonSafe(v)]));
+  }
+  if (typeof value === 'object') {
+    // fromEntries defines own properties, so a `__proto__` key stays data and never touches the prototype.
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toJsonSafe(v)]));
+  }
+  return null; // undefined, functions, symbols: not produced by YAML, dropped to null
+}
+
+function kindOf(value: unknown): string {
+  if (value === null) return 'empty';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  const shown = JSON.stringify(value);
+  return `a ${typeof value} (${shown.length > 40 ? `${shown.slice(0, 39)}…` : shown})`;
+}
+
+function folderName(doc: SkillDoc): string {
+  return doc.path === '.' ? path.posix.basename(doc.sourceId) : path.posix.basename(doc.path);
+}
+
+/** `<id>/SKILL.md`, without the `/.` of a skill at the source root. */
+function fileLabel(doc: SkillDoc): string {
+  return doc.path === '.' ? `${doc.sourceId}/${SKILL_FILE}` : `${doc.id}/${SKILL_FILE}`;
+}
+
+function reject(code: ErrorCode, message: string, line?: number): Rejection {
+  return line === undefined ? { ok: false, code, message } : { ok: false, code, message, line };
+}

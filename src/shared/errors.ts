@@ -1,0 +1,55 @@
+/**
+ * Stable error codes. They are part of the contract: they land in `index_errors.code` and in CLI output,
+ * and docs/errors.md lists them. Never rename one; add new ones.
+ */
+export const ERROR_CODES = {
+  /** SKILL.md does not open with a `---` … `---` YAML block (after an optional BOM). */
+  NO_FRONT_MATTER: 'E_NO_FRONT_MATTER',
+  /** The front matter block is not valid YAML. */
+  INVALID_YAML: 'E_INVALID_YAML',
+  /** The front matter parses but is not a key/value mapping. */
+  FRONT_MATTER_NOT_MAPPING: 'E_FRONT_MATTER_NOT_MAPPING',
+  /** No non-empty string `description`: nothing to index the skill by. */
+  MISSING_DESCRIPTION: 'E_MISSING_DESCRIPTION',
+  /** A file is larger than the configured cap. */
+  FILE_TOO_LARGE: 'E_FILE_TOO_LARGE',
+  /** A file could not be read (permissions, vanished during the crawl, not UTF-8 …). */
+  READ_FAILED: 'E_READ_FAILED',
+  /** A path resolves outside its source root (symlink or `..`). */
+  PATH_ESCAPE: 'E_PATH_ESCAPE',
+  /** A whole source could not be crawled (missing folder, not a directory …). */
+  SOURCE_FAILED: 'E_SOURCE_FAILED',
+  /** An option or config value is invalid. */
+  BAD_OPTION: 'E_BAD_OPTION',
+  /** The embedding model could not be built or loaded. */
+  MODEL: 'E_MODEL',
+  /** The database has a schema this version does not know, or cannot be opened. */
+  DATABASE: 'E_DATABASE',
+} as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
+
+/** Warning codes: the skill is indexed, but something about it breaks the Agent Skills rules. */
+export const WARNING_CODES = {
+  /** `name` missing: the folder name is used instead. */
+  MISSING_NAME: 'W_MISSING_NAME',
+  /** `name` is not ≤ 64 chars of lowercase letters, digits and hyphens. */
+  INVALID_NAME: 'W_INVALID_NAME',
+  /** `description` longer than 1024 chars: indexed in full, embedded truncated by the model. */
+  LONG_DESCRIPTION: 'W_LONG_DESCRIPTION',
+  /** A known optional field has the wrong type (e.g. `license: 3`): kept in front_matter JSON only. */
+  BAD_FIELD_TYPE: 'W_BAD_FIELD_TYPE',
+} as const;
+
+export type WarningCode = (typeof WARNING_CODES)[keyof typeof WARNING_CODES];
+
+/** The one base class for errors the indexer raises on purpose: a stable `code` and an optional `cause`. */
+export class IndexerError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'IndexerError';
+    this.code = code;
+  }
+}

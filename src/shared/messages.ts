@@ -1,0 +1,26 @@
+/** Messages that cross the thread boundary between the pipeline and the embed workers. */
+
+/** Options a worker thread is started with (piscina `workerData`). */
+export interface EmbedWorkerData {
+  /** Model folder, loaded once per thread. */
+  modelDir: string;
+  /** ORT intra-op threads for this worker's session. */
+  intraOpThreads: number;
+}
+
+/** One embed task: a group of texts, embedded in micro-batches bucketed by token length. */
+export interface EmbedTask {
+  texts: string[];
+}
+
+/** The result of an {@link EmbedTask}: vectors in task order, packed row-major, transferred without a copy. */
+export interface EmbedResult {
+  /** texts.length × dim float32, L2-normalised. */
+  vectors: Float32Array;
+  dim: number;
+  /** Tokens that went through the model (after truncation), for throughput reporting. */
+  tokens: number;
+}
+
+/** Key of the message a worker posts once its tokenizer and ORT session are loaded. */
+export const EMBED_WORKER_READY = 'skillsmithEmbedWorkerReady';

@@ -1,0 +1,60 @@
+import type { ErrorCode, WarningCode } from './errors.js';
+
+/** A warning recorded with an indexed skill. */
+export interface SkillWarning {
+  code: WarningCode;
+  message: string;
+}
+
+/** A parsed, validated skill as the writer stores it (one `skills` row). */
+export interface SkillRecord {
+  id: string;
+  sourceId: string;
+  path: string;
+  name: string;
+  description: string;
+  body: string;
+  frontMatter: Record<string, unknown>;
+  license: string | null;
+  allowedTools: string[] | null;
+  warnings: SkillWarning[];
+  contentHash: string;
+}
+
+/** One vector to store (one `skill_embeddings` row). */
+export interface EmbeddingRecord {
+  skillId: string;
+  modelId: string;
+  /** 0 = the skill vector. */
+  chunk: number;
+  /** The vector, or an already-encoded BLOB reused from the database. */
+  vector: Float32Array | Uint8Array;
+  textHash: string;
+}
+
+/** One rejected input (one `index_errors` row). */
+export interface ErrorRecord {
+  sourceId: string;
+  path: string;
+  code: ErrorCode;
+  message: string;
+  line?: number | undefined;
+}
+
+/** The counts of a run, as in `index_runs` and the `--json` summary. */
+export interface RunCounts {
+  seen: number;
+  indexed: number;
+  unchanged: number;
+  removed: number;
+  failed: number;
+  embedded: number;
+  warnings: number;
+}
+
+/** A source as recorded on a run. */
+export interface RunSource {
+  id: string;
+  kind: 'dir';
+  location: string;
+}

@@ -1,0 +1,80 @@
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import type { ModelSpec } from '../model/model-spec.js';
+import { once } from 'node:events';
+import {
+  EMBED_WORKER_READY,
+  type EmbedResult,
+  type EmbedTask,
+  type EmbedWorkerData,
+} from '../shared/messages.js';
+import { poolShape } from './cpu-budget.js';
+
+/** Options of {@link EmbedPool}. */
+export interface EmbedPoolOptions {
+  model: ModelSpec;
+  /** Total CPU threads for inference (workers × intra-op). */
+  threads: number;
+}
+
+/**
+ * The worker file as compiled JavaScript. Under vitest this module runs from `src/*.ts`; workers cannot load
+ * TypeScript, so they always start from the build in `dist/` (`npm test` builds first).
+ */
+function workerFile(): string {
+  const here = fileURLToPath(import.meta.url);
+  if (here.endsWith('.ts'))
+    return here.replace(/([/\\])src([/\\]workers[/\\])embed-pool\.ts$/, '$1dist$1src$2embed-worker.js');
+  return here.replace(/embed-pool\.js$/, 'embed-worker.js');
+}
+
+/** A piscina pool of embed workers sized to the thread budget. */
+export class EmbedPool {
+  readonly workers: number;
+  private readonly pool: Piscina<EmbedTask, EmbedResult>;
+  private created = 0;
+  private ready = 0;
+
+  constructor(options: EmbedPoolOptions) {
+    const shape = poolShape(options.threads);
+    this.workers = shape.workers;
+    const workerData: EmbedWorkerData = { modelDir: options.model.dir, intraOpThreads: shape.intraOpThreads };
+    this.pool = new Piscina<EmbedTask, EmbedResult>({
+      filename: workerFile(),
+      minThreads: shape.workers,
+      maxThreads: shape.workers,
+      // Tasks beyond one per worker wait in the pipeline (backpressure), not in piscina's queue.
+      maxQueue: shape.workers * 4,
+      // Never park a thread in Atomics.wait spinning: the cores belong to ORT.
+      atomics: 'disabled',
+      idleTimeout: 30_000,
+      workerData,
+    });
+    this.pool.on('workerCreate', () => this.created++);
+    this.pool.on('message', (m: unknown) => {
+      if (m && typeof m === 'object' && EMBED_WORKER_READY in m) this.ready++;
+    });
+    // Without a listener an init failure would be thrown from the emitter; tasks report it instead.
+    this.pool.on('error', () => undefined);
+  }
+
+  embed(texts: string[], signal?: AbortSignal): Promise<EmbedResult> {
+    return this.pool.run({ texts }, signal ? { signal } : {});
+  }
+
+  /** Waits for running tasks, then stops the threads (their ORT sessions go with them). */
+  async close(): Promise<void> {
+    // ORT aborts the whole process if a thread is terminated while its session is still being created,
+    // so let threads that are still loading finish first (bounded: a broken thread must not hang shutdown).
+    const deadline = Date.now() + 60_000;
+    while (this.ready < this.created && Date.now() < deadline) {
+      await Promise.race([once(this.pool, 'message'), new Promise((r) => setTimeout(r, 50))]);
+    }
+    await this.pool.close();
+  }
+
+  /** Stops the threads now, abandoning tasks in flight. */
+  async destroy(): Promise<void> {
+    await this.pool.destroy();
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * Piscina worker entry: one tokenizer and one ORT session per thread, loaded once when the thread starts
+ * (piscina awaits the module's top-level await before handing the thread any task).
+ */
+import { parentPort } from 'node:worker_threads';
+import { move, transferableSymbol, valueSymbol, workerData } from 'piscina';
+import { loadModelSpec } from '../model/model-spec.js';
+import {
+  EMBED_WORKER_READY,
+  type EmbedResult,
+  type EmbedTask,
+  type EmbedWorkerData,
+} from '../shared/messages.js';
+import { createEmbedder } from './embedder.js';
+
+const data = workerData as EmbedWorkerData;
+const embedder = await createEmbedder(loadModelSpec(data.modelDir), { intraOpThreads: data.intraOpThreads });
+// Tell the pool the session is loaded: terminating a thread while ORT is still creating it aborts the process.
+parentPort?.postMessage({ [EMBED_WORKER_READY]: true });
+
+export default async function embedTask(task: EmbedTask): Promise<EmbedResult> {
+  const result = await embedder.embed(task.texts);
+  // Transfer the vectors' buffer to the caller instead of copying it through structured clone.
+  const movable = {
+    get [transferableSymbol]() {
+      return [result.vectors.buffer];
+    },
+    get [valueSymbol]() {
+      return result;
+    },
+  };
+  return move(movable as never) as unknown as EmbedResult;
+}

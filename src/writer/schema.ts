@@ -1,0 +1,124 @@
+import type Database from 'better-sqlite3';
+import { IndexerError, ERROR_CODES } from '../shared/errors.js';
+
+/**
+ * Forward-only migrations. `PRAGMA user_version` holds how many have run; migration i brings the file from
+ * version i to i+1. Never edit a released migration: append a new one (readers rely on docs/schema.md).
+ */
+const MIGRATIONS: readonly string[] = [
+  /* v1 */ `
+  CREATE TABLE skills (
+    id             TEXT PRIMARY KEY,
+    source_id      TEXT NOT NULL,
+    path           TEXT NOT NULL,
+    name           TEXT NOT NULL,
+    description    TEXT NOT NULL,
+    body           TEXT NOT NULL,
+    front_matter   TEXT NOT NULL,            -- JSON object, every key of the YAML front matter
+    license        TEXT,
+    allowed_tools  TEXT,                     -- JSON array of strings, or NULL
+    warnings       TEXT NOT NULL DEFAULT '[]', -- JSON array of {code, message}
+    content_hash   TEXT NOT NULL,
+    first_seen_run INTEGER NOT NULL,
+    last_seen_run  INTEGER NOT NULL,
+    indexed_at     TEXT NOT NULL,
+    removed_at     TEXT
+  );
+  CREATE INDEX skills_source ON skills(source_id, removed_at);
+
+  CREATE TABLE embedding_models (
+    model_id    TEXT PRIMARY KEY,
+    dim         INTEGER NOT NULL,
+    pooling     TEXT NOT NULL,
+    text_config TEXT NOT NULL,               -- JSON: what text each vector was made from
+    created_at  TEXT NOT NULL
+  );
+
+  CREATE TABLE skill_embeddings (
+    skill_id  TEXT NOT NULL REFERENCES skills(id),
+    model_id  TEXT NOT NULL REFERENCES embedding_models(model_id),
+    chunk     INTEGER NOT NULL DEFAULT 0,     -- 0 = the skill vector (name + description)
+    dim       INTEGER NOT NULL,
+    vector    BLOB NOT NULL,                  -- dim little-endian float32, L2-normalised
+    text_hash TEXT NOT NULL,                  -- sha256 of the exact text embedded
+    PRIMARY KEY (skill_id, model_id, chunk)
+  ) WITHOUT ROWID;
+  CREATE INDEX skill_embeddings_text ON skill_embeddings(model_id, text_hash);
+
+  -- External-content FTS5 over live skills only: triggers keep it in step, tombstoned rows leave it.
+  CREATE VIRTUAL TABLE skills_fts USING fts5(
+    name, description, body, content='skills', content_rowid='rowid', tokenize='unicode61 remove_diacritics 2'
+  );
+  CREATE TRIGGER skills_fts_insert AFTER INSERT ON skills WHEN new.removed_at IS NULL BEGIN
+    INSERT INTO skills_fts(rowid, name, description, body) VALUES (new.rowid, new.name, new.description, new.body);
+  END;
+  CREATE TRIGGER skills_fts_delete AFTER DELETE ON skills WHEN old.removed_at IS NULL BEGIN
+    INSERT INTO skills_fts(skills_fts, rowid, name, description, body)
+      VALUES ('delete', old.rowid, old.name, old.description, old.body);
+  END;
+  CREATE TRIGGER skills_fts_update_old AFTER UPDATE OF name, description, body, removed_at ON skills
+    WHEN old.removed_at IS NULL BEGIN
+    INSERT INTO skills_fts(skills_fts, rowid, name, description, body)
+      VALUES ('delete', old.rowid, old.name, old.description, old.body);
+  END;
+  CREATE TRIGGER skills_fts_update_new AFTER UPDATE OF name, description, body, removed_at ON skills
+    WHEN new.removed_at IS NULL BEGIN
+    INSERT INTO skills_fts(rowid, name, description, body) VALUES (new.rowid, new.name, new.description, new.body);
+  END;
+
+  CREATE TABLE index_runs (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    mode        TEXT NOT NULL,                -- 'embedded' | 'distributed'
+    sources     TEXT NOT NULL,                -- JSON array of {id, kind, location}
+    model_id    TEXT NOT NULL,
+    started_at  TEXT NOT NULL,
+    finished_at TEXT,
+    status      TEXT NOT NULL,                -- 'running' | 'completed' | 'interrupted' | 'failed'
+    seen        INTEGER NOT NULL DEFAULT 0,
+    indexed     INTEGER NOT NULL DEFAULT 0,
+    unchanged   INTEGER NOT NULL DEFAULT 0,
+    removed     INTEGER NOT NULL DEFAULT 0,
+    failed      INTEGER NOT NULL DEFAULT 0,
+    embedded    INTEGER NOT NULL DEFAULT 0,
+    warnings    INTEGER NOT NULL DEFAULT 0
+  );
+
+  CREATE TABLE index_errors (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id     INTEGER NOT NULL REFERENCES index_runs(id),
+    source_id  TEXT NOT NULL,
+    path       TEXT NOT NULL,
+    code       TEXT NOT NULL,
+    message    TEXT NOT NULL,
+    line       INTEGER,
+    created_at TEXT NOT NULL,
+    UNIQUE (run_id, source_id, path, code)
+  );
+  CREATE INDEX index_errors_run ON index_errors(run_id);
+  `,
+];
+
+/** The schema version this build writes and understands. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/**
+ * Brings the database up to {@link SCHEMA_VERSION}, each migration in its own transaction so a crash
+ * leaves the file at a whole version. Refuses a file from a newer build rather than guess at it.
+ */
+export function migrate(db: Database.Database): number {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > SCHEMA_VERSION) {
+    throw new IndexerError(
+      ERROR_CODES.DATABASE,
+      `database schema version ${current} is newer than this indexer understands (${SCHEMA_VERSION}): upgrade skillsmith-index`,
+    );
+  }
+  for (let v = current; v < SCHEMA_VERSION; v++) {
+    const sql = MIGRATIONS[v] as string;
+    db.transaction(() => {
+      db.exec(sql);
+      db.pragma(`user_version = ${v + 1}`);
+    }).immediate();
+  }
+  return SCHEMA_VERSION;
+}
