@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { countSkillFolders, crawlDir } from '../src/producer/dir-source.js';
 import { contentHash } from '../src/shared/content-hash.js';
 import { ERROR_CODES, IndexerError } from '../src/shared/errors.js';
-import type { CrawlProblem, SkillDoc } from '../src/shared/skill-doc.js';
+import type { CrawlProblem, SkillDoc, SkillUnchanged } from '../src/shared/skill-doc.js';
 import { tempDir } from './helpers.js';
 
 const FM = (name: string): string =>
@@ -23,11 +23,15 @@ function writeTree(root: string, files: Record<string, string | Buffer>): void {
 async function collect(
   root: string,
   extra: Partial<Parameters<typeof crawlDir>[0]> = {},
-): Promise<{ docs: SkillDoc[]; problems: CrawlProblem[]; all: (SkillDoc | CrawlProblem)[] }> {
-  const all: (SkillDoc | CrawlProblem)[] = [];
+): Promise<{
+  docs: SkillDoc[];
+  problems: CrawlProblem[];
+  all: (SkillDoc | SkillUnchanged | CrawlProblem)[];
+}> {
+  const all: (SkillDoc | SkillUnchanged | CrawlProblem)[] = [];
   for await (const item of crawlDir({ root, sourceId: 'src', ...extra })) all.push(item);
   const docs = all.filter((i): i is SkillDoc => 'files' in i);
-  const problems = all.filter((i): i is CrawlProblem => !('files' in i));
+  const problems = all.filter((i): i is CrawlProblem => 'code' in i);
   return { docs, problems, all };
 }
 

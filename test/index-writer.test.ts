@@ -139,9 +139,9 @@ describe('IndexWriter', () => {
       seen: [],
     });
     const r2 = w.beginRun({ mode: 'embedded', sources: [], modelId: model.id });
-    w.writeBatch({ runId: r2, skills: [], embeddings: [], errors: [], seen: ['src/a'] });
-    expect(w.tombstoneUnseen(r2, 'src')).toBe(1);
-    expect(w.tombstoneUnseen(r2, 'src')).toBe(0);
+    w.writeBatch({ runId: r2, skills: [], embeddings: [], errors: [], seen: [{ id: 'src/a' }] });
+    expect(w.tombstoneUnseen('src')).toBe(1);
+    expect(w.tombstoneUnseen('src')).toBe(0);
     w.close();
     const db = new Database(path, { readonly: true });
     const rows = db.prepare('SELECT id, removed_at IS NOT NULL AS removed FROM skills ORDER BY id').all();

@@ -7,7 +7,7 @@ import type { ParseResult } from '../src/producer/parse-skill.js';
 import { contentHash } from '../src/shared/content-hash.js';
 import { ERROR_CODES, WARNING_CODES } from '../src/shared/errors.js';
 import { frontMatterSchema } from '../src/shared/front-matter.js';
-import type { CrawlProblem, SkillDoc } from '../src/shared/skill-doc.js';
+import type { CrawlProblem, SkillDoc, SkillUnchanged } from '../src/shared/skill-doc.js';
 import { corpusDir, sharedDir, tempDir } from './helpers.js';
 
 const temp = tempDir('skillsmith-parse-skill-');
@@ -30,7 +30,7 @@ async function parseFixture(
     mkdirSync(dirname(abs), { recursive: true });
     writeFileSync(abs, content);
   }
-  const items: (SkillDoc | CrawlProblem)[] = [];
+  const items: (SkillDoc | SkillUnchanged | CrawlProblem)[] = [];
   for await (const item of crawlDir({ root, sourceId: 'src' })) items.push(item);
   expect(items).toHaveLength(1);
   const doc = items[0] as SkillDoc;
@@ -392,7 +392,7 @@ describe.skipIf(!existsSync(corpusDir))('crawling and parsing the real corpus', 
       if ('files' in item) {
         files += item.files.length;
         outcome.set(item.path, parseSkill(item));
-      } else problems.push(item);
+      } else if ('code' in item) problems.push(item);
     }
   });
 

@@ -1,12 +1,17 @@
 import { skillText, textHash } from '../model/text-config.js';
 import { parseSkill } from '../producer/parse-skill.js';
 import type { ErrorRecord, SkillRecord } from '../shared/records.js';
-import type { CrawlProblem, SkillDoc } from '../shared/skill-doc.js';
+import type { CrawlProblem, SkillDoc, SkillUnchanged } from '../shared/skill-doc.js';
 import type { KnownSkill } from '../writer/index-writer.js';
+
+/** Whether a skill can be skipped on its stat key alone: same files' metadata, vector present for the model. */
+export function unchangedByStat(before: KnownSkill | undefined, statKey: string): boolean {
+  return !!before && !before.removed && before.statKey === statKey && before.textHash !== null;
+}
 
 /** What the incremental check decided for one crawled item. */
 export type Triage =
-  | { kind: 'unchanged'; id: string }
+  | { kind: 'unchanged'; id: string; statKey?: string | undefined }
   | { kind: 'changed'; record: SkillRecord; text: string; textHash: string }
   | {
       kind: 'rejected';
@@ -19,14 +24,19 @@ export type Triage =
  * reject it (recorded with a reason), or index it. Parsing happens only when the content changed, which is
  * what makes an unchanged re-index cheap. Pure: the same stage serves the embedded and distributed modes.
  */
-export function triage(item: SkillDoc | CrawlProblem, known: (id: string) => KnownSkill | undefined): Triage {
+export function triage(
+  item: SkillDoc | SkillUnchanged | CrawlProblem,
+  known: (id: string) => KnownSkill | undefined,
+): Triage {
+  if ('unchanged' in item) return { kind: 'unchanged', id: item.id };
   if (!('files' in item)) {
     const { sourceId, path, code, message } = item;
     return { kind: 'rejected', error: { sourceId, path, code, message } };
   }
   const before = known(item.id);
   if (before && !before.removed && before.contentHash === item.contentHash && before.textHash !== null) {
-    return { kind: 'unchanged', id: item.id };
+    // Same bytes, new stat key (files touched or copied): remember the new key so the next run skips reading.
+    return { kind: 'unchanged', id: item.id, statKey: item.statKey };
   }
   const parsed = parseSkill(item);
   if (!parsed.ok) {
@@ -55,6 +65,7 @@ export function triage(item: SkillDoc | CrawlProblem, known: (id: string) => Kno
     allowedTools: s.allowedTools,
     warnings: parsed.warnings,
     contentHash: s.contentHash,
+    statKey: item.statKey,
   };
   const text = skillText(s);
   return { kind: 'changed', record, text, textHash: textHash(text) };

@@ -6,8 +6,8 @@ import { IndexerError, ERROR_CODES } from '../shared/errors.js';
 import type { EmbeddingRecord, ErrorRecord, RunCounts, RunSource, SkillRecord } from '../shared/records.js';
 import { poolShape } from '../workers/cpu-budget.js';
 import { EmbedPool } from '../workers/embed-pool.js';
-import { IndexWriter } from '../writer/index-writer.js';
-import { triage } from './batch-stage.js';
+import { IndexWriter, type SeenSkill } from '../writer/index-writer.js';
+import { triage, unchangedByStat } from './batch-stage.js';
 
 /** Options of {@link runEmbedded}. */
 export interface EmbeddedRunOptions {
@@ -108,7 +108,7 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
 
     let pending: PendingSkill[] = [];
     let errors: ErrorRecord[] = [];
-    let seen: string[] = [];
+    let seen: SeenSkill[] = [];
 
     const flush = async (): Promise<void> => {
       const skills = pending;
@@ -190,10 +190,12 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
     for (const [i, source] of sources.entries()) {
       if (options.signal?.aborted) break;
       const root = options.sources[i]!.root;
+      const known = writer.knownForSource(source.id, model.id);
       try {
         for await (const item of crawlDir({
           root,
           sourceId: source.id,
+          isUnchanged: (id, statKey) => unchangedByStat(known.get(id), statKey),
           ...(options.maxFileBytes !== undefined ? { maxFileBytes: options.maxFileBytes } : {}),
           ...(options.signal ? { signal: options.signal } : {}),
         })) {
@@ -203,14 +205,14 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
             continue;
           }
           counts.seen++;
-          const t = triage(item, (id) => writer.known(id, model.id));
+          const t = triage(item, (id) => known.get(id));
           if (t.kind === 'unchanged') {
             counts.unchanged++;
-            seen.push(t.id);
+            seen.push({ id: t.id, statKey: t.statKey });
           } else if (t.kind === 'rejected') {
             counts.failed++;
             errors.push(t.error);
-            if (t.keepId) seen.push(t.keepId);
+            if (t.keepId) seen.push({ id: t.keepId });
           } else {
             counts.warnings += t.record.warnings.length > 0 ? 1 : 0;
             pending.push(t);
@@ -231,7 +233,7 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
 
     const interrupted = options.signal?.aborted === true;
     // Tombstones only for sources crawled to the end, and only now that all their batches are written.
-    if (!interrupted) for (const id of completedSources) counts.removed += writer.tombstoneUnseen(runId, id);
+    if (!interrupted) for (const id of completedSources) counts.removed += writer.tombstoneUnseen(id);
     const status = interrupted ? 'interrupted' : 'completed';
     writer.finishRun(runId, status, counts);
     writer.checkpoint();

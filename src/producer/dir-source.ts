@@ -20,7 +20,7 @@ import { z } from 'zod';
 import { contentHash } from '../shared/content-hash.js';
 import { ERROR_CODES, IndexerError } from '../shared/errors.js';
 import type { ErrorCode } from '../shared/errors.js';
-import type { CrawlProblem, SkillDoc, SkillFile } from '../shared/skill-doc.js';
+import type { CrawlProblem, SkillDoc, SkillFile, SkillUnchanged } from '../shared/skill-doc.js';
 
 /** The file that makes a folder a skill. Matched exactly (case-sensitive), as agents do. */
 const SKILL_FILE = 'SKILL.md';
@@ -58,6 +58,16 @@ const dirSourceOptionsSchema = z.strictObject({
     .int({ error: 'maxFileBytes must be an integer ≥ 1' })
     .min(1, 'maxFileBytes must be an integer ≥ 1')
     .default(DEFAULT_MAX_FILE_BYTES),
+  /**
+   * Asked with each skill's id and stat key (a hash of its files' names, sizes, mtimes, ctimes and inodes)
+   * before any file is read: returning true yields a {@link SkillUnchanged} instead of reading the files.
+   * This is what makes an unchanged re-index cost a directory walk, not a read of every byte.
+   */
+  isUnchanged: z
+    .custom<(id: string, statKey: string) => boolean>((v) => typeof v === 'function', {
+      error: 'isUnchanged must be a function',
+    })
+    .optional(),
   /** Stops the crawl: once aborted, nothing more is yielded and the generator returns. */
   signal: z.instanceof(AbortSignal, { error: 'signal must be an AbortSignal' }).optional(),
 });
@@ -114,7 +124,9 @@ type FileRead = { ok: true; text: string } | { ok: false; code: ErrorCode; messa
  * @throws IndexerError `BAD_OPTION` (on the first `next()`) when an option is invalid, naming the option.
  * @throws IndexerError `SOURCE_FAILED` when the root is missing, not a folder, or cannot be listed.
  */
-export async function* crawlDir(opts: DirSourceOptions): AsyncGenerator<SkillDoc | CrawlProblem> {
+export async function* crawlDir(
+  opts: DirSourceOptions,
+): AsyncGenerator<SkillDoc | SkillUnchanged | CrawlProblem> {
   const options = parseOptions(opts);
   const { signal } = options;
   if (signal?.aborted) return;
@@ -242,7 +254,7 @@ async function* readSkill(
   rel: string,
   skillEntry: Dirent,
   entries: readonly Dirent[],
-): AsyncGenerator<SkillDoc | CrawlProblem> {
+): AsyncGenerator<SkillDoc | SkillUnchanged | CrawlProblem> {
   if (skillEntry.isSymbolicLink()) {
     // Not followed: an in-root target is crawled where it really lives; an escaping one is reported.
     const problem = await checkSymlink(crawl, joinRel(rel, SKILL_FILE), false);
@@ -250,6 +262,13 @@ async function* readSkill(
     return;
   }
   if (!skillEntry.isFile()) return; // a folder or device named SKILL.md is not a skill
+
+  const id = `${crawl.opts.sourceId}/${rel}`;
+  const statKey = statKeyOf(crawl, rel, entries);
+  if (statKey !== undefined && crawl.opts.isUnchanged?.(id, statKey)) {
+    yield { unchanged: true, id, sourceId: crawl.opts.sourceId, path: rel, statKey };
+    return;
+  }
 
   const main = await readText(crawl, joinRel(rel, SKILL_FILE));
   if (!main.ok) {
@@ -276,12 +295,33 @@ async function* readSkill(
   }
 
   yield {
-    id: `${crawl.opts.sourceId}/${rel}`,
+    id,
     sourceId: crawl.opts.sourceId,
     path: rel,
     files,
     contentHash: contentHash(files),
+    statKey,
   };
+}
+
+/**
+ * Fingerprint of a skill folder's files without reading them (git's stat-cache idea): names, sizes,
+ * nanosecond mtimes and ctimes, inodes, and the size cap. Any write to a file changes its ctime, so a
+ * changed file never matches; undefined (read everything) when a file cannot be stat'ed.
+ */
+function statKeyOf(crawl: Crawl, rel: string, entries: readonly Dirent[]): string | undefined {
+  // A plain string, not a hash: hashing 1,500 of these cost more than the rest of an unchanged crawl.
+  let key = `${crawl.opts.maxFileBytes}`;
+  try {
+    for (const entry of entries) {
+      if (entry.name !== SKILL_FILE && !isMarkdownName(entry.name)) continue;
+      const st = lstatSync(toAbs(crawl, joinRel(rel, entry.name)), { bigint: true });
+      key += `|${entry.name}:${st.mode}:${st.size}:${st.mtimeNs}:${st.ctimeNs}:${st.ino}`;
+    }
+  } catch {
+    return undefined;
+  }
+  return key;
 }
 
 /**

@@ -19,6 +19,8 @@ export interface SkillRecord {
   allowedTools: string[] | null;
   warnings: SkillWarning[];
   contentHash: string;
+  /** Fingerprint of the files' metadata; lets the next run skip reading files that did not change. */
+  statKey?: string | undefined;
 }
 
 /** One vector to store (one `skill_embeddings` row). */

@@ -19,6 +19,17 @@ export interface SkillDoc {
   readonly files: readonly SkillFile[];
   /** sha256 (hex) over the decoded files (paths and texts): what "unchanged" is judged by. */
   readonly contentHash: string;
+  /** Fingerprint of the files' metadata (see the dir source), when the source has one. */
+  readonly statKey?: string | undefined;
+}
+
+/** A skill the source found unchanged from its stat key alone, without reading it. */
+export interface SkillUnchanged {
+  readonly unchanged: true;
+  readonly id: string;
+  readonly sourceId: string;
+  readonly path: string;
+  readonly statKey: string;
 }
 
 /** A file or folder the crawler could not turn into a SkillDoc; becomes an `index_errors` row. */

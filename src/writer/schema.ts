@@ -7,24 +7,28 @@ import { IndexerError, ERROR_CODES } from '../shared/errors.js';
  */
 const MIGRATIONS: readonly string[] = [
   /* v1 */ `
+  -- Small columns first: SQLite reads a row's columns in order, and the incremental check (content_hash,
+  -- stat_key) must not walk a 100 KB body's overflow pages to reach them.
   CREATE TABLE skills (
     id             TEXT PRIMARY KEY,
     source_id      TEXT NOT NULL,
     path           TEXT NOT NULL,
-    name           TEXT NOT NULL,
-    description    TEXT NOT NULL,
-    body           TEXT NOT NULL,
-    front_matter   TEXT NOT NULL,            -- JSON object, every key of the YAML front matter
-    license        TEXT,
-    allowed_tools  TEXT,                     -- JSON array of strings, or NULL
-    warnings       TEXT NOT NULL DEFAULT '[]', -- JSON array of {code, message}
     content_hash   TEXT NOT NULL,
+    stat_key       TEXT,                     -- the files' names, sizes, mtimes, ctimes, inodes (skip re-reads)
+    removed_at     TEXT,
     first_seen_run INTEGER NOT NULL,
     last_seen_run  INTEGER NOT NULL,
     indexed_at     TEXT NOT NULL,
-    removed_at     TEXT
+    name           TEXT NOT NULL,
+    license        TEXT,
+    allowed_tools  TEXT,                     -- JSON array of strings, or NULL
+    warnings       TEXT NOT NULL DEFAULT '[]', -- JSON array of {code, message}
+    description    TEXT NOT NULL,
+    front_matter   TEXT NOT NULL,            -- JSON object, every key of the YAML front matter
+    body           TEXT NOT NULL
   );
-  CREATE INDEX skills_source ON skills(source_id, removed_at);
+  -- Covering index for the incremental check: one index scan per source, no row (body) pages touched.
+  CREATE INDEX skills_source ON skills(source_id, id, content_hash, stat_key, removed_at);
 
   CREATE TABLE embedding_models (
     model_id    TEXT PRIMARY KEY,
@@ -39,11 +43,13 @@ const MIGRATIONS: readonly string[] = [
     model_id  TEXT NOT NULL REFERENCES embedding_models(model_id),
     chunk     INTEGER NOT NULL DEFAULT 0,     -- 0 = the skill vector (name + description)
     dim       INTEGER NOT NULL,
+    text_hash TEXT NOT NULL,                  -- sha256 of the exact text embedded (before the BLOB: read often)
     vector    BLOB NOT NULL,                  -- dim little-endian float32, L2-normalised
-    text_hash TEXT NOT NULL,                  -- sha256 of the exact text embedded
     PRIMARY KEY (skill_id, model_id, chunk)
   ) WITHOUT ROWID;
   CREATE INDEX skill_embeddings_text ON skill_embeddings(model_id, text_hash);
+  -- Covering (skill, model) → text_hash without reading the 2 KB vector rows.
+  CREATE INDEX skill_embeddings_skill ON skill_embeddings(skill_id, model_id, chunk, text_hash);
 
   -- External-content FTS5 over live skills only: triggers keep it in step, tombstoned rows leave it.
   CREATE VIRTUAL TABLE skills_fts USING fts5(
