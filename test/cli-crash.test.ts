@@ -83,7 +83,10 @@ describe('crash safety', () => {
 
     const rerun = cli(['index', corpusDir, '--db', db, '--json']);
     expect(rerun.status).toBe(0);
-    const s = JSON.parse(rerun.stdout) as { status: string; counts: Record<string, number> };
+    const s = JSON.parse(rerun.stdout) as {
+      status: string;
+      counts: { seen: number; indexed: number; unchanged: number; failed: number };
+    };
     expect(s.status).toBe('completed');
     expect(s.counts.seen).toBe(1467);
     expect(s.counts.unchanged).toBeGreaterThanOrEqual(partial);

@@ -1,0 +1,564 @@
+/**
+ * `npm run bench`: throughput, re-index, memory and a baseline on the shared corpus, all measured in this run,
+ * printed as markdown tables (stdout) and saved as JSON (`bench-out/latest.json`). A benchmark, not a test:
+ * it never asserts; the "targets" table says ✓/✗.
+ *
+ *   npm run bench                    full corpus: <repo>/../shared/corpus/skills ($SKILLSMITH_SHARED_DIR/corpus/skills)
+ *   npm run bench -- --quick         two small sub-folders only, no 10× run (smoke run, ~20 s)
+ *   npm run bench -- --corpus DIR    another folder of skills
+ *
+ * Every measurement runs in its own child process, one after another (two cores: concurrent measurements
+ * would measure each other), so heaps, ORT sessions and peak RSS never mix.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { ensureDefaultModel } from '../src/model/default-model.js';
+import { loadModelSpec } from '../src/model/model-spec.js';
+import { cpuBudget } from '../src/workers/cpu-budget.js';
+import { benchFile, runChild, type BenchSource, type ChildRun, type RunConditions } from './child.js';
+import { median, mib, MISSING, num, ratio, seconds, table } from './markdown.js';
+import type { CeilingInput, CeilingResult } from './ort-ceiling.js';
+import type { PipelineInput, PipelineResult, PipelineRun } from './pipeline-child.js';
+import type { SequentialInput, SequentialResult } from './sequential-baseline.js';
+
+/** dist/bench/run.js → the repository root. */
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** Sub-folders of the shared corpus that make the --quick slice. */
+const QUICK_SLICE = ['anthropics__skills', 'obra__superpowers'];
+/** Skills in the full shared corpus (SKILL.md files), for the "all accounted" target. */
+const SHARED_CORPUS_SKILLS = 1467;
+const REINDEX_RUNS = 3;
+const COPIES = 10;
+const CEILING_BATCH = 32;
+/** Runs of each ceiling shape; the best counts (a ceiling is the best the hardware does). */
+const CEILING_REPS = 2;
+/** Share of the machine other processes may use before a measurement is flagged as disturbed. */
+const OTHER_LOAD_WARN = 0.1;
+const TARGETS = { ratio: 0.9, reindexSpeedup: 50, rssKb: 1024 * 1024 };
+
+const USAGE = `usage: npm run bench -- [--quick] [--corpus DIR]
+  --quick       only ${QUICK_SLICE.join(' + ')} (or the first two sub-folders), no 10× run
+  --corpus DIR  folder of skills (default: $SKILLSMITH_SHARED_DIR/corpus/skills, else <repo>/../shared/corpus/skills)`;
+
+function parseFlags(): { quick: boolean; corpus: string | undefined } {
+  try {
+    const { values } = parseArgs({
+      options: {
+        quick: { type: 'boolean', default: false },
+        corpus: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+    });
+    if (values.help) {
+      console.log(USAGE);
+      process.exit(0);
+    }
+    return { quick: values.quick ?? false, corpus: values.corpus };
+  } catch (err) {
+    console.error(`${(err as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
+function corpusSources(corpus: string, quick: boolean): BenchSource[] {
+  if (!existsSync(corpus) || !statSync(corpus).isDirectory()) {
+    console.error(
+      `bench: corpus folder ${corpus} does not exist; pass --corpus DIR or set SKILLSMITH_SHARED_DIR`,
+    );
+    process.exit(2);
+  }
+  if (!quick) return [{ root: corpus }];
+  const named = QUICK_SLICE.filter((n) => existsSync(path.join(corpus, n)));
+  const names =
+    named.length > 0
+      ? named
+      : readdirSync(corpus, { withFileTypes: true })
+          .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+          .map((e) => e.name)
+          .sort()
+          .slice(0, 2);
+  return names.map((n) => ({ root: path.join(corpus, n) }));
+}
+
+interface StepLog {
+  errors: Record<string, string>;
+  conditions: Record<string, RunConditions>;
+}
+
+/**
+ * Runs one measurement (a child process) and keeps the conditions it ran under; a failure is reported and
+ * recorded, and the other measurements still run.
+ */
+async function step<T>(name: string, log: StepLog, fn: () => Promise<ChildRun<T>>): Promise<T | undefined> {
+  process.stderr.write(`[bench] ${name}…\n`);
+  try {
+    const { result, conditions } = await fn();
+    log.conditions[name] = conditions;
+    const other =
+      conditions.otherLoad === undefined ? '' : `, other load ${num(conditions.otherLoad * 100, 0)} %`;
+    process.stderr.write(`[bench] ${name}: done in ${seconds(conditions.wallMs, 1)}${other}\n`);
+    return result;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    log.errors[name] = message;
+    process.stderr.write(`[bench] ${name} FAILED: ${message}\n`);
+    return undefined;
+  }
+}
+
+const mark = (ok: boolean | undefined): string => (ok === undefined ? '✗ (not measured)' : ok ? '✓' : '✗');
+
+function packageVersion(name: string): string {
+  try {
+    const require = createRequire(import.meta.url);
+    return (JSON.parse(readFileSync(require.resolve(`${name}/package.json`), 'utf8')) as { version: string })
+      .version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function main(): Promise<void> {
+  const flags = parseFlags();
+  const sharedDir = process.env.SKILLSMITH_SHARED_DIR || path.join(REPO, '..', 'shared');
+  const corpus = path.resolve(flags.corpus ?? path.join(sharedDir, 'corpus', 'skills'));
+  const sources = corpusSources(corpus, flags.quick);
+  const expectedSeen = !flags.quick && flags.corpus === undefined ? SHARED_CORPUS_SKILLS : undefined;
+  const threads = cpuBudget();
+  const modelDir = await ensureDefaultModel({ log: (m) => process.stderr.write(`[bench] ${m}\n`) });
+  const spec = loadModelSpec(modelDir);
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'skillsmith-bench-'));
+  const errors: Record<string, string> = {};
+  const conditions: Record<string, RunConditions> = {};
+  const log: StepLog = { errors, conditions };
+  const loadAtStart = os.loadavg();
+  const benchStarted = performance.now();
+
+  try {
+    // 1–2. Texts + raw ORT ceiling.
+    const ceiling = await step('raw ORT ceiling', log, () =>
+      runChild<CeilingResult>(benchFile('ort-ceiling'), {
+        sources,
+        modelDir,
+        threads,
+        batchSize: CEILING_BATCH,
+        reps: CEILING_REPS,
+      } satisfies CeilingInput),
+    );
+
+    // 3. Pipeline end-to-end, fresh database.
+    const db = path.join(tmp, 'index.db');
+    const first = await step('pipeline end-to-end', log, () =>
+      runChild<PipelineResult>(benchFile('pipeline-child'), {
+        sources,
+        db,
+        modelDir,
+        threads,
+        runs: 1,
+      } satisfies PipelineInput),
+    );
+
+    // 4. Unchanged re-index of the same database, in a second process (as a scheduled job would run).
+    const reindex = first
+      ? await step('unchanged re-index', log, () =>
+          runChild<PipelineResult>(benchFile('pipeline-child'), {
+            sources,
+            db,
+            modelDir,
+            threads,
+            runs: REINDEX_RUNS,
+          } satisfies PipelineInput),
+        )
+      : undefined;
+
+    // 5. 10× corpus: ten symlinked copies of the corpus as ten sources (source ids = link names).
+    const tenX = flags.quick
+      ? undefined
+      : await step('10× corpus memory', log, async () => {
+          const copies = path.join(tmp, 'copies');
+          await mkdir(copies);
+          const tenSources: BenchSource[] = [];
+          for (let i = 0; i < COPIES; i++) {
+            const link = path.join(copies, `copy-${i}`);
+            await symlink(corpus, link, 'dir');
+            tenSources.push({ root: link });
+          }
+          return runChild<PipelineResult>(benchFile('pipeline-child'), {
+            sources: tenSources,
+            db: path.join(tmp, 'tenx.db'),
+            modelDir,
+            threads,
+            runs: 1,
+          } satisfies PipelineInput);
+        });
+
+    // 6. Sequential baseline.
+    const sequential = await step('sequential baseline', log, () =>
+      runChild<SequentialResult>(benchFile('sequential-baseline'), {
+        sources,
+        db: path.join(tmp, 'sequential.db'),
+        modelDir,
+        threads,
+      } satisfies SequentialInput),
+    );
+
+    // ---- derived numbers ----
+    // The ceiling is the pool's shape (N workers × intra-op 1), unless the other shape did better: with fewer
+    // batches than workers (a tiny --quick slice) one thread idles, and the ceiling is the best the hardware does.
+    const poolShape = ceiling?.shapes.find((s) => s.intraOpThreads === 1);
+    const best = ceiling?.shapes.reduce((a, b) => (b.textsPerSec > a.textsPerSec ? b : a));
+    const ceilingShape = poolShape && best && best.textsPerSec > poolShape.textsPerSec ? best : poolShape;
+    const run1: PipelineRun | undefined = first?.runs[0];
+    const e2eSec = run1 ? run1.wallMs / 1000 : undefined;
+    const e2eSkillsPerSec = run1 && e2eSec ? run1.counts.seen / e2eSec : undefined;
+    const e2eTextsPerSec = run1 && e2eSec ? run1.counts.embedded / e2eSec : undefined;
+    const e2eRatio = ratio(e2eTextsPerSec, ceilingShape?.textsPerSec);
+    const reTimes = reindex?.runs.map((r) => r.wallMs) ?? [];
+    const reMedian = median(reTimes);
+    const reSpeedup = ratio(run1?.wallMs, reMedian);
+    const reEmbedded = reindex?.runs.map((r) => r.counts.embedded);
+    const tenRun = tenX?.runs[0];
+    const seqSkillsPerSec = sequential ? sequential.seen / (sequential.wallMs / 1000) : undefined;
+    const seqSpeedup = ratio(e2eSkillsPerSec, seqSkillsPerSec);
+    const accounted = run1 ? run1.counts.indexed + run1.counts.failed : undefined;
+    const accountedOk =
+      run1 && accounted !== undefined
+        ? accounted === run1.counts.seen && (expectedSeen === undefined || run1.counts.seen === expectedSeen)
+        : undefined;
+
+    // ---- tables ----
+    const out: string[] = [];
+    const cpus = os.cpus();
+    out.push(
+      `# skillsmith bench${flags.quick ? ' (--quick)' : ''}`,
+      '',
+      '## Environment',
+      '',
+      table(
+        ['', ''],
+        [
+          ['node', `${process.version} (${process.platform} ${process.arch})`],
+          ['CPU', `${cpus[0]?.model.trim() ?? 'unknown'} × ${cpus.length}`],
+          ['thread budget (cpuBudget())', String(threads)],
+          ['memory', `${num(os.totalmem() / 2 ** 30, 1)} GiB`],
+          ['onnxruntime-node', packageVersion('onnxruntime-node')],
+          ['model', `${spec.id} (dim ${spec.dim}, ≤ ${spec.maxTokens} tokens, pooling ${spec.pooling})`],
+          [
+            'corpus',
+            `${corpus}${flags.quick ? ` (slice: ${sources.map((s) => path.basename(s.root)).join(', ')})` : ''}`,
+          ],
+          ['load average at start (1/5/15 min)', loadAtStart.map((l) => num(l, 2)).join(' / ')],
+          ['date', new Date().toISOString()],
+        ],
+      ),
+      '',
+      '## Texts (crawlDir + parseSkill, text = skillText, distinct)',
+      '',
+      table(
+        [
+          'skills seen',
+          'valid',
+          'rejected',
+          'distinct texts',
+          'tokens mean / max',
+          'crawl + parse',
+          'tokenize',
+        ],
+        [
+          [
+            num(ceiling?.corpus.seen),
+            num(ceiling?.corpus.valid),
+            num(ceiling?.corpus.rejected),
+            num(ceiling?.corpus.uniqueTexts),
+            ceiling ? `${num(ceiling.tokens.mean, 1)} / ${ceiling.tokens.max}` : undefined,
+            seconds(ceiling?.corpus.crawlParseMs),
+            seconds(ceiling?.tokens.tokenizeMs),
+          ],
+        ],
+      ),
+      '',
+      `## Raw ORT ceiling (session.run only, best of ${CEILING_REPS}; sorted batches of ${CEILING_BATCH}, ${num(ceiling?.batches)} batches, padding efficiency ${num((ceiling?.tokens.paddingEfficiency ?? NaN) * 100, 1)} %)`,
+      '',
+      table(
+        [
+          'shape',
+          'texts',
+          'wall',
+          'texts/s',
+          'tokens/s',
+          'per-thread busy',
+          `texts/s of the ${CEILING_REPS} runs`,
+        ],
+        (ceiling?.shapes ?? []).map((s) => [
+          `${s.workers} worker thread${s.workers > 1 ? 's' : ''} × intra-op ${s.intraOpThreads}${s === ceilingShape ? ' **← the ceiling**' : ''}${s === poolShape ? ' (pool shape)' : ' (reference)'}`,
+          num(s.texts),
+          seconds(s.wallMs),
+          num(s.textsPerSec, 1),
+          num(s.tokensPerSec, 0),
+          s.busyMs.map((b) => seconds(b)).join(', '),
+          s.allTextsPerSec.map((t) => num(t, 1)).join(', '),
+        ]),
+      ),
+      '',
+      `## Pipeline end-to-end (runEmbedded, fresh DB, threads = ${threads})`,
+      '',
+      table(
+        [
+          'wall',
+          'seen',
+          'indexed',
+          'failed',
+          'embedded',
+          'skills/s',
+          'texts/s',
+          'texts/s ÷ ceiling',
+          'peak RSS',
+          'main thread busy',
+          'process CPU',
+        ],
+        [
+          [
+            seconds(run1?.wallMs),
+            num(run1?.counts.seen),
+            num(run1?.counts.indexed),
+            num(run1?.counts.failed),
+            num(run1?.counts.embedded),
+            num(e2eSkillsPerSec, 1),
+            num(e2eTextsPerSec, 1),
+            num(e2eRatio, 3),
+            mib(run1?.maxRssKb),
+            seconds(run1?.mainThreadBusyMs),
+            seconds(run1?.cpuMs),
+          ],
+        ],
+      ),
+      '',
+      `## Unchanged re-index (same DB, second process, ${REINDEX_RUNS} runs)`,
+      '',
+      table(
+        ['run', 'wall', 'seen', 'unchanged', 'indexed', 'embedded', 'speed-up vs first index'],
+        [
+          ...(reindex?.runs ?? []).map((r, i) => [
+            String(i + 1),
+            `${num(r.wallMs, 1)} ms`,
+            num(r.counts.seen),
+            num(r.counts.unchanged),
+            num(r.counts.indexed),
+            num(r.counts.embedded),
+            `${num(ratio(run1?.wallMs, r.wallMs), 1)}×`,
+          ]),
+          ['**median**', `${num(reMedian, 1)} ms`, '', '', '', '', `**${num(reSpeedup, 1)}×**`],
+        ],
+      ),
+    );
+    if (!flags.quick) {
+      out.push(
+        '',
+        `## ${COPIES}× corpus memory (${COPIES} symlinked copies = ${COPIES} sources, fresh DB)`,
+        '',
+        table(
+          ['run', 'sources', 'seen', 'indexed', 'embedded', 'wall', 'skills/s', 'peak RSS'],
+          [
+            [
+              '1×',
+              String(sources.length),
+              num(run1?.counts.seen),
+              num(run1?.counts.indexed),
+              num(run1?.counts.embedded),
+              seconds(run1?.wallMs),
+              num(e2eSkillsPerSec, 1),
+              mib(run1?.maxRssKb),
+            ],
+            [
+              `${COPIES}×`,
+              String(COPIES),
+              num(tenRun?.counts.seen),
+              num(tenRun?.counts.indexed),
+              num(tenRun?.counts.embedded),
+              seconds(tenRun?.wallMs),
+              num(tenRun ? tenRun.counts.seen / (tenRun.wallMs / 1000) : undefined, 1),
+              `${mib(tenRun?.maxRssKb)} (${num(ratio(tenRun?.maxRssKb, run1?.maxRssKb), 2)}× the 1× run)`,
+            ],
+          ],
+        ),
+        '',
+        `Identical texts are embedded once per run, so the ${COPIES}× run embeds about what the 1× run does: ` +
+          `its extra memory is crawl, parse, dedup lookups and writing ${COPIES}× the rows, not inference.`,
+      );
+    }
+    out.push(
+      '',
+      '## Sequential baseline (parse → embed alone → autocommit INSERT, one skill at a time)',
+      '',
+      table(
+        ['indexer', 'wall', 'skills/s', 'texts embedded', 'in embed', 'in INSERT', 'peak RSS', 'speed-up'],
+        [
+          [
+            `sequential (1 session × intra-op ${threads}, batch 1, WAL, synchronous=${sequential?.synchronous ?? MISSING})`,
+            seconds(sequential?.wallMs),
+            num(seqSkillsPerSec, 1),
+            num(sequential?.embedded),
+            seconds(sequential?.embedMs),
+            seconds(sequential?.insertMs),
+            mib(sequential?.maxRssKb),
+            '1.0×',
+          ],
+          [
+            `pipeline (runEmbedded, ${threads} workers × intra-op 1)`,
+            seconds(run1?.wallMs),
+            num(e2eSkillsPerSec, 1),
+            num(run1?.counts.embedded),
+            MISSING,
+            MISSING,
+            mib(run1?.maxRssKb),
+            `**${num(seqSpeedup, 2)}×**`,
+          ],
+        ],
+      ),
+    );
+
+    const targets: { name: string; measured: string; ok: boolean | undefined }[] = [
+      {
+        name: `e2e texts/s ÷ ceiling texts/s ≥ ${TARGETS.ratio}`,
+        measured: `${num(e2eTextsPerSec, 1)} ÷ ${num(ceilingShape?.textsPerSec, 1)} = ${num(e2eRatio, 3)}`,
+        ok: e2eRatio === undefined ? undefined : e2eRatio >= TARGETS.ratio,
+      },
+      {
+        name: `unchanged re-index speed-up ≥ ${TARGETS.reindexSpeedup}×`,
+        measured: `${seconds(run1?.wallMs)} ÷ ${num(reMedian, 1)} ms = ${num(reSpeedup, 1)}×`,
+        ok: reSpeedup === undefined ? undefined : reSpeedup >= TARGETS.reindexSpeedup,
+      },
+      {
+        name: 'embedded on re-index = 0',
+        measured: reEmbedded ? reEmbedded.join(', ') : MISSING,
+        ok: reEmbedded && reEmbedded.length > 0 ? reEmbedded.every((n) => n === 0) : undefined,
+      },
+      {
+        name: 'peak RSS < 1 GiB (1× corpus)',
+        measured: mib(run1?.maxRssKb),
+        ok: run1 ? run1.maxRssKb < TARGETS.rssKb : undefined,
+      },
+    ];
+    if (!flags.quick) {
+      targets.push({
+        name: `peak RSS < 1 GiB (${COPIES}× corpus)`,
+        measured: mib(tenRun?.maxRssKb),
+        ok: tenRun ? tenRun.maxRssKb < TARGETS.rssKb : undefined,
+      });
+    }
+    targets.push({
+      name: `all skills accounted: indexed + failed = seen${expectedSeen !== undefined ? ` = ${expectedSeen}` : ''}`,
+      measured: run1
+        ? `${run1.counts.indexed} + ${run1.counts.failed} = ${accounted}; seen ${run1.counts.seen}` +
+          (ceiling ? ` (bench crawl: ${ceiling.corpus.seen})` : '')
+        : MISSING,
+      ok: accountedOk,
+    });
+    const disturbed = Object.entries(conditions).filter(
+      ([, c]) => c.otherLoad !== undefined && c.otherLoad > OTHER_LOAD_WARN,
+    );
+    out.push(
+      '',
+      '## Measurement conditions (each measurement is its own child process, run one at a time)',
+      '',
+      table(
+        ['measurement', 'wall', 'its CPU time', 'machine busy', 'other processes'],
+        Object.entries(conditions).map(([name, c]) => [
+          name,
+          seconds(c.wallMs),
+          seconds(c.ownCpuMs),
+          seconds(c.machineBusyMs),
+          c.otherLoad === undefined
+            ? undefined
+            : `${num(c.otherLoad * 100, 1)} % of the machine${c.otherLoad > OTHER_LOAD_WARN ? ' ⚠' : ''}`,
+        ]),
+      ),
+    );
+    if (disturbed.length > 0) {
+      out.push(
+        '',
+        `⚠ Other processes used more than ${OTHER_LOAD_WARN * 100} % of the machine during ` +
+          `${disturbed.map(([n]) => n).join(', ')}: those numbers are low and not comparable; rerun on a quiet machine.`,
+      );
+    }
+    out.push(
+      '',
+      '## Targets',
+      '',
+      table(
+        ['target', 'measured', ''],
+        targets.map((t) => [t.name, t.measured, mark(t.ok)]),
+      ),
+    );
+    if (Object.keys(errors).length > 0) {
+      out.push(
+        '',
+        '## Failed measurements',
+        '',
+        table(
+          ['measurement', 'error'],
+          Object.entries(errors).map(([k, v]) => [k, v.split('\n')[0]]),
+        ),
+      );
+    }
+    const totalMs = performance.now() - benchStarted;
+    out.push('', `_Bench wall time: ${seconds(totalMs, 1)}. JSON: bench-out/latest.json._`);
+    console.log(out.join('\n'));
+
+    const json = {
+      date: new Date().toISOString(),
+      quick: flags.quick,
+      env: {
+        node: process.version,
+        platform: `${process.platform} ${process.arch}`,
+        cpu: cpus[0]?.model.trim(),
+        cpus: cpus.length,
+        threads,
+        totalMemBytes: os.totalmem(),
+        onnxruntimeNode: packageVersion('onnxruntime-node'),
+        model: {
+          id: spec.id,
+          dim: spec.dim,
+          maxTokens: spec.maxTokens,
+          pooling: spec.pooling,
+          dir: modelDir,
+        },
+      },
+      corpus: { dir: corpus, sources: sources.map((s) => s.root), expectedSeen },
+      ceiling,
+      pipeline: first && {
+        ...first,
+        derived: {
+          skillsPerSec: e2eSkillsPerSec,
+          textsPerSec: e2eTextsPerSec,
+          ratioToCeiling: e2eRatio,
+          ceilingTextsPerSec: ceilingShape?.textsPerSec,
+        },
+      },
+      reindex: reindex && { ...reindex, derived: { medianWallMs: reMedian, speedup: reSpeedup } },
+      tenX: tenX ?? null,
+      sequential: sequential && {
+        ...sequential,
+        derived: { skillsPerSec: seqSkillsPerSec, pipelineSpeedup: seqSpeedup },
+      },
+      targets,
+      conditions,
+      loadAtStart,
+      errors,
+      benchWallMs: totalMs,
+    };
+    const outDir = path.join(REPO, 'bench-out');
+    await mkdir(outDir, { recursive: true });
+    await writeFile(path.join(outDir, 'latest.json'), `${JSON.stringify(json, null, 2)}\n`);
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+await main();
