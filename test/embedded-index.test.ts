@@ -78,6 +78,11 @@ describe('embedded index run on a corpus slice with the real model', () => {
     expect(summary.counts.unchanged).toBe(summary.counts.seen - summary.counts.failed);
     const after = new Database(db, { readonly: true });
     expect(after.prepare('SELECT id, indexed_at FROM skills ORDER BY id').all()).toEqual(indexedAt);
+    // Rejected skills are rejected again (from their stat key, without re-reading), recorded on this run too.
+    const errorsOf = (run: number): unknown =>
+      after.prepare('SELECT path, code, message FROM index_errors WHERE run_id = ? ORDER BY path').all(run);
+    expect(summary.counts.failed).toBe(2);
+    expect(errorsOf(summary.runId)).toEqual(errorsOf(summary.runId - 1));
     after.close();
   });
 });

@@ -2,11 +2,16 @@ import { skillText, textHash } from '../model/text-config.js';
 import { parseSkill } from '../producer/parse-skill.js';
 import type { ErrorRecord, SkillRecord } from '../shared/records.js';
 import type { CrawlProblem, SkillDoc, SkillUnchanged } from '../shared/skill-doc.js';
-import type { KnownSkill } from '../writer/index-writer.js';
+import type { KnownSource } from '../writer/index-writer.js';
 
-/** Whether a skill can be skipped on its stat key alone: same files' metadata, vector present for the model. */
-export function unchangedByStat(before: KnownSkill | undefined, statKey: string): boolean {
-  return !!before && !before.removed && before.statKey === statKey && before.textHash !== null;
+/**
+ * Whether a skill's files need not be read, on its stat key alone: same files' metadata as when it was
+ * indexed (and its vector for the model exists), or as when it was last rejected (it would be again).
+ */
+export function unchangedByStat(known: KnownSource, id: string, statKey: string): boolean {
+  const before = known.skills.get(id);
+  if (before && !before.removed && before.statKey === statKey && before.textHash !== null) return true;
+  return known.rejections.get(id)?.statKey === statKey;
 }
 
 /** What the incremental check decided for one crawled item. */
@@ -24,16 +29,23 @@ export type Triage =
  * reject it (recorded with a reason), or index it. Parsing happens only when the content changed, which is
  * what makes an unchanged re-index cheap. Pure: the same stage serves the embedded and distributed modes.
  */
-export function triage(
-  item: SkillDoc | SkillUnchanged | CrawlProblem,
-  known: (id: string) => KnownSkill | undefined,
-): Triage {
-  if ('unchanged' in item) return { kind: 'unchanged', id: item.id };
+export function triage(item: SkillDoc | SkillUnchanged | CrawlProblem, known: KnownSource): Triage {
+  const keep = (id: string): { keepId?: string } => {
+    const before = known.skills.get(id);
+    return before && !before.removed ? { keepId: id } : {};
+  };
+  if ('unchanged' in item) {
+    const rejection = known.rejections.get(item.id);
+    if (rejection && rejection.statKey === item.statKey) {
+      return { kind: 'rejected', error: rejection, ...keep(item.id) };
+    }
+    return { kind: 'unchanged', id: item.id };
+  }
   if (!('files' in item)) {
     const { sourceId, path, code, message } = item;
     return { kind: 'rejected', error: { sourceId, path, code, message } };
   }
-  const before = known(item.id);
+  const before = known.skills.get(item.id);
   if (before && !before.removed && before.contentHash === item.contentHash && before.textHash !== null) {
     // Same bytes, new stat key (files touched or copied): remember the new key so the next run skips reading.
     return { kind: 'unchanged', id: item.id, statKey: item.statKey };
@@ -48,8 +60,9 @@ export function triage(
         code: parsed.code,
         message: parsed.message,
         line: parsed.line,
+        statKey: item.statKey,
       },
-      ...(before && !before.removed ? { keepId: item.id } : {}),
+      ...keep(item.id),
     };
   }
   const s = parsed.skill;

@@ -195,7 +195,7 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
         for await (const item of crawlDir({
           root,
           sourceId: source.id,
-          isUnchanged: (id, statKey) => unchangedByStat(known.get(id), statKey),
+          isUnchanged: (id, statKey) => unchangedByStat(known, id, statKey),
           ...(options.maxFileBytes !== undefined ? { maxFileBytes: options.maxFileBytes } : {}),
           ...(options.signal ? { signal: options.signal } : {}),
         })) {
@@ -205,7 +205,7 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
             continue;
           }
           counts.seen++;
-          const t = triage(item, (id) => known.get(id));
+          const t = triage(item, known);
           if (t.kind === 'unchanged') {
             counts.unchanged++;
             seen.push({ id: t.id, statKey: t.statKey });

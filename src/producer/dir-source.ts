@@ -190,7 +190,11 @@ async function* walk(crawl: Crawl): AsyncGenerator<WalkItem> {
 
     let entries: Dirent[];
     try {
-      const real = realpathSync.native(abs);
+      // Each folder on the path was checked the same way when it was visited, so checking only the last
+      // component (one lstat, not realpath's one per component) is enough to see a folder swapped for a
+      // symlink after its parent was listed. Both are check-then-use; files are also opened O_NOFOLLOW.
+      const swapped = rel !== '.' && !lstatSync(abs).isDirectory();
+      const real = swapped ? realpathSync.native(abs) : abs;
       if (real !== abs) {
         // A folder on the way was swapped for a symlink after its parent was listed.
         if (!isInside(crawl.rootReal, real)) {

@@ -41,6 +41,8 @@ export interface ErrorRecord {
   code: ErrorCode;
   message: string;
   line?: number | undefined;
+  /** Stat key of the rejected skill's files, so an unchanged bad skill is not re-read next run. */
+  statKey?: string | undefined;
 }
 
 /** The counts of a run, as in `index_runs` and the `--json` summary. */

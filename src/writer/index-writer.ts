@@ -23,6 +23,13 @@ export interface KnownSkill {
   textHash: string | null;
 }
 
+/** What the database knows about one source, for the incremental check. */
+export interface KnownSource {
+  skills: Map<string, KnownSkill>;
+  /** The last rejection of each skill id that was rejected, with the stat key its files had then. */
+  rejections: Map<string, ErrorRecord & { statKey: string }>;
+}
+
 /** A skill seen but not rewritten. */
 export interface SeenSkill {
   id: string;
@@ -91,8 +98,8 @@ export class IndexWriter {
          WHERE skill_embeddings.text_hash IS NOT excluded.text_hash`,
       ),
       insertError: db.prepare(
-        `INSERT OR IGNORE INTO index_errors (run_id, source_id, path, code, message, line, created_at)
-         VALUES (@runId, @sourceId, @path, @code, @message, @line, @now)`,
+        `INSERT OR IGNORE INTO index_errors (run_id, source_id, path, code, message, line, stat_key, created_at)
+         VALUES (@runId, @sourceId, @path, @code, @message, @line, @statKey, @now)`,
       ),
       markSeen: db.prepare<[string]>(`INSERT OR IGNORE INTO temp.seen_ids (id) VALUES (?)`),
       updateStatKey: db.prepare<[string, string]>(
@@ -103,6 +110,11 @@ export class IndexWriter {
                 e.text_hash AS textHash
            FROM skills s LEFT JOIN skill_embeddings e ON e.skill_id = s.id AND e.model_id = ? AND e.chunk = 0
           WHERE s.source_id = ?`,
+      ),
+      lastRejections: db.prepare<[string, string]>(
+        `SELECT source_id AS sourceId, path, code, message, line, stat_key AS statKey FROM index_errors
+          WHERE id IN (SELECT max(id) FROM index_errors WHERE source_id = ? GROUP BY path)
+            AND source_id = ? AND stat_key IS NOT NULL`,
       ),
       tombstone: db.prepare<[string, string]>(
         `UPDATE skills SET removed_at = ? WHERE source_id = ? AND removed_at IS NULL
@@ -237,7 +249,13 @@ export class IndexWriter {
           });
         }
         for (const err of batch.errors) {
-          this.stmts.insertError.run({ ...err, line: err.line ?? null, runId: batch.runId, now });
+          this.stmts.insertError.run({
+            ...err,
+            line: err.line ?? null,
+            statKey: err.statKey ?? null,
+            runId: batch.runId,
+            now,
+          });
         }
         for (const s of batch.skills) this.stmts.markSeen.run(s.id);
         for (const s of batch.seen) {
@@ -261,7 +279,13 @@ export class IndexWriter {
    * The stored state of every skill of a source, read in one scan: one query per skill cost more than the
    * whole crawl of an unchanged source. Memory: about 300 bytes per skill of the source.
    */
-  knownForSource(sourceId: string, modelId: string): Map<string, KnownSkill> {
+  knownForSource(sourceId: string, modelId: string): KnownSource {
+    const rejections = new Map<string, ErrorRecord & { statKey: string }>();
+    for (const row of this.stmts.lastRejections.iterate(sourceId, sourceId) as Iterable<
+      ErrorRecord & { statKey: string; line: number | null }
+    >) {
+      rejections.set(`${sourceId}/${row.path}`, { ...row, line: row.line ?? undefined });
+    }
     const map = new Map<string, KnownSkill>();
     for (const row of this.stmts.knownForSource.iterate(modelId, sourceId) as Iterable<
       { id: string; removed: number } & Omit<KnownSkill, 'removed'>
@@ -273,7 +297,7 @@ export class IndexWriter {
         textHash: row.textHash,
       });
     }
-    return map;
+    return { skills: map, rejections };
   }
 
   /** Closes a run with its final status and counts. */

@@ -97,10 +97,12 @@ const MIGRATIONS: readonly string[] = [
     code       TEXT NOT NULL,
     message    TEXT NOT NULL,
     line       INTEGER,
+    stat_key   TEXT,                          -- the rejected files' stat key: unchanged files are not re-read
     created_at TEXT NOT NULL,
     UNIQUE (run_id, source_id, path, code)
   );
   CREATE INDEX index_errors_run ON index_errors(run_id);
+  CREATE INDEX index_errors_source ON index_errors(source_id, path);
   `,
 ];
 
