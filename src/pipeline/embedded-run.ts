@@ -8,6 +8,7 @@ import { poolShape } from '../workers/cpu-budget.js';
 import { EmbedPool } from '../workers/embed-pool.js';
 import { IndexWriter, type SeenSkill } from '../writer/index-writer.js';
 import { triage, unchangedByStat } from './batch-stage.js';
+import { EmbedQueue } from './embed-queue.js';
 
 /** Options of {@link runEmbedded}. */
 export interface EmbeddedRunOptions {
@@ -98,7 +99,17 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
     // The pool (and the model in every thread) is started only when something needs embedding, so an
     // unchanged re-index never pays for it.
     const embedPool = (): EmbedPool => (pool ??= new EmbedPool({ model, threads: options.threads }));
-    const maxInFlight = options.maxInFlight ?? poolShape(options.threads).workers * 2;
+    // Enough batches in flight that the crawler fills the next sort window while workers embed this one.
+    const maxInFlight = options.maxInFlight ?? Math.max(4, poolShape(options.threads).workers * 4);
+    const queue = new EmbedQueue((texts) =>
+      embedPool()
+        .embed(texts)
+        .then((r) => {
+          tokens += r.tokens;
+          counts.embedded += texts.length;
+          return r;
+        }),
+    );
 
     const inFlight = new Set<Promise<void>>();
     let failure: unknown;
@@ -118,37 +129,27 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
       errors = [];
       seen = [];
       if (skills.length === 0 && batchErrors.length === 0 && batchSeen.length === 0) return;
-      // Backpressure: the crawler stops here until a batch slot is free.
+      // Backpressure: the crawler stops here until a batch slot is free. Queued texts go out first, since
+      // the batches in flight may be waiting for them.
+      if (inFlight.size >= maxInFlight) queue.dispatch();
       while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
       if (failure) throw failure;
 
       const vectors = new Map<string, Promise<Float32Array> | Uint8Array>();
-      const toEmbed: string[] = [];
-      const toEmbedHashes: string[] = [];
+      const mine: string[] = [];
       for (const s of skills) {
+        if (vectors.has(s.textHash)) continue;
         const stored = writer.vectorForText(model.id, s.textHash);
         const running = embedding.get(s.textHash);
         if (stored) vectors.set(s.textHash, stored);
         else if (running) vectors.set(s.textHash, running);
-        else if (!toEmbedHashes.includes(s.textHash)) {
-          toEmbed.push(s.text);
-          toEmbedHashes.push(s.textHash);
+        else {
+          const v = queue.embed(s.text);
+          v.catch(() => undefined); // the batch task below reports the failure
+          vectors.set(s.textHash, v);
+          embedding.set(s.textHash, v);
+          mine.push(s.textHash);
         }
-      }
-      if (toEmbed.length > 0) {
-        const result = embedPool()
-          .embed(toEmbed)
-          .then((r) => {
-            tokens += r.tokens;
-            counts.embedded += toEmbed.length;
-            return r;
-          });
-        toEmbedHashes.forEach((h, i) => {
-          const v = result.then((r) => r.vectors.subarray(i * r.dim, (i + 1) * r.dim));
-          v.catch(() => undefined); // the batch promise below reports the failure
-          vectors.set(h, v);
-          embedding.set(h, v);
-        });
       }
       const task = (async () => {
         const embeddings: EmbeddingRecord[] = [];
@@ -173,7 +174,7 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
         counts.indexed += changed;
         done += skills.length + batchErrors.length + batchSeen.length;
         // Written: later batches find these vectors in the database.
-        for (const h of toEmbedHashes) embedding.delete(h);
+        for (const h of mine) embedding.delete(h);
         report();
       })();
       const tracked = task.then(
@@ -228,6 +229,7 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
       }
     }
     await flush();
+    queue.dispatch();
     while (inFlight.size > 0) await Promise.race(inFlight);
     if (failure) throw failure;
 

@@ -43,8 +43,7 @@ export class EmbedPool {
       filename: workerFile(),
       minThreads: shape.workers,
       maxThreads: shape.workers,
-      // Tasks beyond one per worker wait in the pipeline (backpressure), not in piscina's queue.
-      maxQueue: shape.workers * 4,
+      // No cap here: the pipeline bounds what it submits (batches in flight), so piscina's queue is bounded too.
       // Never park a thread in Atomics.wait spinning: the cores belong to ORT.
       atomics: 'disabled',
       idleTimeout: 30_000,
