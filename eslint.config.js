@@ -6,6 +6,13 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
+    // Plain-JS test fixtures run as Node scripts.
+    files: ['**/*.mjs'],
+    languageOptions: {
+      globals: { process: 'readonly', setImmediate: 'readonly', setTimeout: 'readonly', console: 'readonly' },
+    },
+  },
+  {
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { IndexerError } from '../shared/errors.js';
 import { createLogger } from '../shared/logger.js';
 import { registerIndexCommand } from './index-command.js';
+import { registerPublishCommand } from './publish-command.js';
 
 const log = createLogger();
 const program = new Command('skillsmith-index')
@@ -11,6 +12,7 @@ const program = new Command('skillsmith-index')
   .exitOverride();
 
 registerIndexCommand(program, log);
+registerPublishCommand(program);
 
 try {
   await program.parseAsync(process.argv);
