@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { IndexerError } from '../shared/errors.js';
 import { createLogger } from '../shared/logger.js';
 import { registerIndexCommand } from './index-command.js';
+import { registerSearchCommand } from './search-command.js';
 import { registerPublishCommand } from './publish-command.js';
 
 const log = createLogger();
@@ -12,6 +13,7 @@ const program = new Command('skillsmith-index')
   .exitOverride();
 
 registerIndexCommand(program, log);
+registerSearchCommand(program);
 registerPublishCommand(program);
 
 try {

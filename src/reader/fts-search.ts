@@ -1,0 +1,39 @@
+import type Database from 'better-sqlite3';
+import { FILTER_SQL, filterParams, type NormalizedFilters } from './filters.js';
+import { toFtsQuery } from './fts-query.js';
+
+/**
+ * BM25 column weights for (name, description, body). A skill is found by what it is called and by the
+ * description written to say when to use it; the body is long, mostly how-to, and matches many queries by accident.
+ */
+export const BM25_WEIGHTS = { name: 10, description: 5, body: 1 } as const;
+
+/** One full-text hit; `bm25` is SQLite's (lower = better, usually negative). */
+export interface FtsHit {
+  id: string;
+  bm25: number;
+}
+
+/** Full-text search over live skills, filtered in SQL. One prepared statement, one short read per call. */
+export class FtsSearch {
+  private readonly stmt: Database.Statement;
+
+  constructor(db: Database.Database) {
+    // skills_fts holds live skills only (its triggers drop tombstoned rows); the removed_at test guards a
+    // file whose FTS table was rebuilt by hand.
+    this.stmt = db.prepare(
+      `SELECT s.id AS id, bm25(skills_fts, ${BM25_WEIGHTS.name}, ${BM25_WEIGHTS.description}, ${BM25_WEIGHTS.body}) AS bm25
+         FROM skills_fts JOIN skills s ON s.rowid = skills_fts.rowid
+        WHERE skills_fts MATCH @match AND s.removed_at IS NULL AND ${FILTER_SQL}
+        ORDER BY bm25, s.id
+        LIMIT @limit`,
+    );
+  }
+
+  /** The best `limit` live skills for the user's text; [] when the text holds no searchable word. */
+  search(userText: string, limit: number, filters: NormalizedFilters): FtsHit[] {
+    const match = toFtsQuery(userText);
+    if (match === null) return [];
+    return this.stmt.all({ match, limit, ...filterParams(filters) }) as FtsHit[];
+  }
+}

@@ -1,0 +1,15 @@
+/** The read-only library downstream readers import: open an index file, search it, read skills and sources. */
+export { openIndex, OpenIndexOptionsSchema, type OpenIndexOptions } from './open-index.js';
+export { toFtsQuery } from './fts-query.js';
+export { reciprocalRankFusion, type FusedHit, type FusionOptions } from './fusion.js';
+export { BM25_WEIGHTS } from './fts-search.js';
+export type {
+  IndexModel,
+  SearchFilters,
+  SearchMode,
+  SearchOptions,
+  SearchResult,
+  Skill,
+  SkillIndex,
+  SourceSummary,
+} from './types.js';

@@ -1,0 +1,85 @@
+import { defaultModelId, ensureDefaultModel } from '../model/default-model.js';
+import { loadModelSpec, type ModelSpec } from '../model/model-spec.js';
+import { ERROR_CODES, IndexerError } from '../shared/errors.js';
+import { createEmbedder, type Embedder } from '../workers/embedder.js';
+import type { IndexModel } from './types.js';
+
+/** Query vectors remembered (hybrid + repeated queries embed once). 128 × 2 KB. */
+const CACHE_SIZE = 128;
+
+/**
+ * The model folder whose vectors match the index's, checked: a query embedded by another model would rank
+ * garbage without any error, so a mismatch is refused.
+ */
+export function checkModelFolder(dir: string, model: IndexModel): ModelSpec {
+  const spec = loadModelSpec(dir);
+  if (spec.id !== model.id || spec.dim !== model.dim) {
+    throw new IndexerError(
+      ERROR_CODES.MODEL,
+      `model folder ${spec.dir} is ${spec.id} (dim ${spec.dim}) but the index's vectors are ${model.id} ` +
+        `(dim ${model.dim}): pass that model's folder as model (--model)`,
+    );
+  }
+  return spec;
+}
+
+/**
+ * Embeds query texts in this process with the index's model, loaded on first use (a reader that only runs
+ * full-text searches never loads ONNX). One ORT session, one intra-op thread: a query is one short text.
+ */
+export class QueryEmbedder {
+  private embedder: Promise<Embedder> | undefined;
+  private readonly cache = new Map<string, Float32Array>();
+
+  constructor(
+    private readonly model: IndexModel,
+    private readonly modelDir: string | undefined,
+  ) {}
+
+  private load(): Promise<Embedder> {
+    if (this.embedder) return this.embedder;
+    const loading = (async () => {
+      let dir = this.modelDir;
+      if (dir === undefined) {
+        if (this.model.id !== defaultModelId) {
+          throw new IndexerError(
+            ERROR_CODES.MODEL,
+            `the index's vectors are from model ${this.model.id}, which is not the built-in default: ` +
+              `pass its folder as model (--model DIR) to run vector or hybrid searches`,
+          );
+        }
+        dir = await ensureDefaultModel();
+      }
+      return createEmbedder(checkModelFolder(dir, this.model), { intraOpThreads: 1, maxBatch: 1 });
+    })();
+    this.embedder = loading;
+    // A failed load is not cached: the next search retries (and reports the error again).
+    loading.catch(() => {
+      if (this.embedder === loading) this.embedder = undefined;
+    });
+    return loading;
+  }
+
+  /** The unit-length vector of one text. */
+  async embed(text: string): Promise<Float32Array> {
+    const hit = this.cache.get(text);
+    if (hit) {
+      // Map order is insertion order: re-insert to mark as recently used.
+      this.cache.delete(text);
+      this.cache.set(text, hit);
+      return hit;
+    }
+    const embedder = await this.load();
+    const { vectors } = await embedder.embed([text]);
+    this.cache.set(text, vectors);
+    if (this.cache.size > CACHE_SIZE) this.cache.delete(this.cache.keys().next().value as string);
+    return vectors;
+  }
+
+  /** Releases the ORT session if one was loaded. */
+  async release(): Promise<void> {
+    const pending = this.embedder;
+    this.embedder = undefined;
+    if (pending) await pending.then((e) => e.release()).catch(() => {});
+  }
+}

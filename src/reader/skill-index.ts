@@ -1,0 +1,278 @@
+import type Database from 'better-sqlite3';
+import { z } from 'zod';
+import { ERROR_CODES, IndexerError } from '../shared/errors.js';
+import type { SkillWarning } from '../shared/records.js';
+import { normalizeFilters, type NormalizedFilters } from './filters.js';
+import { FtsSearch } from './fts-search.js';
+import { reciprocalRankFusion } from './fusion.js';
+import { QueryEmbedder } from './query-embedder.js';
+import type { IndexModel, SearchOptions, SearchResult, Skill, SkillIndex, SourceSummary } from './types.js';
+import { VectorSearch } from './vector-search.js';
+
+/** How deep each list goes before hybrid fusion (at least k). */
+const FUSION_DEPTH = 50;
+/** RRF constant. */
+const RRF_K = 60;
+
+const listOf = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
+const SearchOptionsSchema = z
+  .object({
+    k: z.number().int().min(1).max(1000).default(10),
+    mode: z.enum(['hybrid', 'fts', 'vector']).default('hybrid'),
+    filters: z
+      .object({ sourceId: listOf.optional(), pathPrefix: z.string().optional(), license: listOf.optional() })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+function parseSearchOptions(options: SearchOptions | undefined): z.infer<typeof SearchOptionsSchema> {
+  const r = SearchOptionsSchema.safeParse(options ?? {});
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  const name = issue?.path.join('.') || 'options';
+  throw new IndexerError(ERROR_CODES.BAD_OPTION, `search option ${name}: ${issue?.message ?? 'is invalid'}`);
+}
+
+/** The model with the most vectors (or the one asked for); undefined while the index has none. */
+export function chooseModel(db: Database.Database, modelId: string | undefined): IndexModel | undefined {
+  const models = db
+    .prepare(
+      `SELECT m.model_id AS id, m.dim AS dim,
+              (SELECT count(*) FROM skill_embeddings e WHERE e.model_id = m.model_id) AS vectors
+         FROM embedding_models m ORDER BY vectors DESC, m.created_at DESC, m.model_id`,
+    )
+    .all() as (IndexModel & { vectors: number })[];
+  if (modelId === undefined) {
+    const m = models[0];
+    return m && { id: m.id, dim: m.dim };
+  }
+  const m = models.find((x) => x.id === modelId);
+  if (!m) {
+    const have = models.map((x) => x.id).join(', ') || 'none';
+    throw new IndexerError(
+      ERROR_CODES.BAD_OPTION,
+      `modelId ${modelId} has no vectors in this index (models: ${have})`,
+    );
+  }
+  return { id: m.id, dim: m.dim };
+}
+
+interface SkillRow {
+  id: string;
+  source_id: string;
+  path: string;
+  name: string;
+  description: string;
+  body: string;
+  front_matter: string;
+  license: string | null;
+  allowed_tools: string | null;
+  warnings: string;
+  content_hash: string;
+  first_seen_run: number;
+  last_seen_run: number;
+  indexed_at: string;
+  removed_at: string | null;
+}
+
+interface ResultRow {
+  id: string;
+  name: string;
+  path: string;
+  source: string;
+  description: string;
+}
+
+function parseJson<T>(text: string | null, what: string, id: string): T | null {
+  if (text === null) return null;
+  try {
+    return JSON.parse(text) as T;
+  } catch (cause) {
+    throw new IndexerError(ERROR_CODES.DATABASE, `skill ${id} has invalid ${what} JSON`, { cause });
+  }
+}
+
+/** Options {@link SkillIndexImpl} is built with (validated by openIndex). */
+export interface SkillIndexInit {
+  db: Database.Database;
+  schemaVersion: number;
+  model: IndexModel | undefined;
+  modelDir: string | undefined;
+}
+
+/**
+ * The reader. Every public call runs one short statement (or one short read transaction when the vector
+ * matrix reloads); nothing holds a read transaction between calls, so checkpoints are never pinned.
+ */
+export class SkillIndexImpl implements SkillIndex {
+  readonly schemaVersion: number;
+  private readonly db: Database.Database;
+  private currentModel: IndexModel | undefined;
+  private readonly modelDir: string | undefined;
+  private readonly fts: FtsSearch;
+  private vectors: VectorSearch | undefined;
+  private embedder: QueryEmbedder | undefined;
+  private closed = false;
+  private readonly stmts: {
+    skill: Database.Statement;
+    results: Database.Statement;
+    sources: Database.Statement;
+  };
+
+  constructor(init: SkillIndexInit) {
+    this.db = init.db;
+    this.schemaVersion = init.schemaVersion;
+    this.currentModel = init.model;
+    this.modelDir = init.modelDir;
+    this.fts = new FtsSearch(this.db);
+    this.stmts = {
+      skill: this.db.prepare(`SELECT * FROM skills WHERE id = ?`),
+      results: this.db.prepare(
+        `SELECT id, name, path, source_id AS source, description FROM skills
+          WHERE id IN (SELECT value FROM json_each(?)) AND removed_at IS NULL`,
+      ),
+      // lastIndexedAt: the last completed run that crawled the source (unchanged skills are not rewritten, so
+      // max(indexed_at) alone would say "long ago" for a source re-crawled an hour ago without changes).
+      sources: this.db.prepare(
+        `WITH per_source AS (
+           SELECT source_id, sum(removed_at IS NULL) AS skills, sum(removed_at IS NOT NULL) AS removed,
+                  max(indexed_at) AS last_write
+             FROM skills GROUP BY source_id),
+         runs AS (
+           SELECT json_extract(j.value, '$.id') AS source_id, max(r.finished_at) AS finished
+             FROM index_runs r, json_each(r.sources) j
+            WHERE r.status = 'completed' AND json_valid(r.sources)
+            GROUP BY 1)
+         SELECT p.source_id AS id, p.skills AS skills, p.removed AS removed,
+                coalesce(runs.finished, p.last_write) AS lastIndexedAt
+           FROM per_source p LEFT JOIN runs ON runs.source_id = p.source_id
+          ORDER BY p.source_id`,
+      ),
+    };
+  }
+
+  get model(): IndexModel | undefined {
+    return this.currentModel;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new IndexerError(ERROR_CODES.DATABASE, 'the index is closed');
+  }
+
+  /** The vector side, created once the index has a model (an index opened before its first run may not). */
+  private vectorSide(): { vectors: VectorSearch; embedder: QueryEmbedder } | undefined {
+    if (!this.currentModel) this.currentModel = chooseModel(this.db, undefined);
+    const model = this.currentModel;
+    if (!model) return undefined;
+    this.vectors ??= new VectorSearch(this.db, model);
+    this.embedder ??= new QueryEmbedder(model, this.modelDir);
+    return { vectors: this.vectors, embedder: this.embedder };
+  }
+
+  private async vectorHits(query: string, limit: number, filters: NormalizedFilters) {
+    const side = this.vectorSide();
+    if (!side) {
+      throw new IndexerError(ERROR_CODES.MODEL, 'the index has no vectors yet (no index run has started)');
+    }
+    if (query.trim() === '') return [];
+    const q = await side.embedder.embed(query);
+    this.assertOpen(); // closed while the model loaded
+    return side.vectors.search(q, limit, filters);
+  }
+
+  async search(query: string, options?: SearchOptions): Promise<SearchResult[]> {
+    this.assertOpen();
+    if (typeof query !== 'string') throw new IndexerError(ERROR_CODES.BAD_OPTION, 'query must be a string');
+    const { k, mode, filters: rawFilters } = parseSearchOptions(options);
+    const filters = normalizeFilters(rawFilters);
+    // A few spare candidates: a skill tombstoned between the ranking read and the hydration read is dropped.
+    const spare = k + 5;
+
+    if (mode === 'fts') {
+      const hits = this.fts.search(query, spare, filters);
+      return this.hydrate(
+        hits.map((h, i) => ({ id: h.id, score: -h.bm25, ftsRank: i + 1 })),
+        k,
+      );
+    }
+    if (mode === 'vector') {
+      const hits = await this.vectorHits(query, spare, filters);
+      return this.hydrate(
+        hits.map((h, i) => ({ id: h.id, score: h.score, vectorRank: i + 1 })),
+        k,
+      );
+    }
+    const depth = Math.max(FUSION_DEPTH, spare);
+    const ftsHits = this.fts.search(query, depth, filters);
+    // An index with no model yet has no vectors to fuse: hybrid is then exactly the full-text list.
+    const vecHits = this.vectorSide() ? await this.vectorHits(query, depth, filters) : [];
+    const fused = reciprocalRankFusion([ftsHits.map((h) => h.id), vecHits.map((h) => h.id)], { k: RRF_K });
+    return this.hydrate(
+      fused.slice(0, spare).map((f) => ({
+        id: f.id,
+        score: f.score,
+        ftsRank: f.ranks[0],
+        vectorRank: f.ranks[1],
+      })),
+      k,
+    );
+  }
+
+  /** Adds name, path, source and description to ranked ids, in one statement; drops skills no longer live. */
+  private hydrate(
+    ranked: { id: string; score: number; ftsRank?: number | undefined; vectorRank?: number | undefined }[],
+    k: number,
+  ): SearchResult[] {
+    this.assertOpen();
+    if (ranked.length === 0) return [];
+    const rows = this.stmts.results.all(JSON.stringify(ranked.map((r) => r.id))) as ResultRow[];
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    const out: SearchResult[] = [];
+    for (const r of ranked) {
+      const row = byId.get(r.id);
+      if (!row) continue;
+      const result: SearchResult = { ...row, score: r.score };
+      if (r.ftsRank !== undefined) result.ftsRank = r.ftsRank;
+      if (r.vectorRank !== undefined) result.vectorRank = r.vectorRank;
+      out.push(result);
+      if (out.length === k) break;
+    }
+    return out;
+  }
+
+  getSkill(id: string, options: { includeRemoved?: boolean } = {}): Skill | undefined {
+    this.assertOpen();
+    const row = this.stmts.skill.get(id) as SkillRow | undefined;
+    if (!row || (row.removed_at !== null && !options.includeRemoved)) return undefined;
+    return {
+      id: row.id,
+      sourceId: row.source_id,
+      path: row.path,
+      name: row.name,
+      description: row.description,
+      body: row.body,
+      frontMatter: parseJson<Record<string, unknown>>(row.front_matter, 'front_matter', row.id) ?? {},
+      license: row.license,
+      allowedTools: parseJson<string[]>(row.allowed_tools, 'allowed_tools', row.id),
+      warnings: parseJson<SkillWarning[]>(row.warnings, 'warnings', row.id) ?? [],
+      contentHash: row.content_hash,
+      firstSeenRun: row.first_seen_run,
+      lastSeenRun: row.last_seen_run,
+      indexedAt: row.indexed_at,
+      removedAt: row.removed_at,
+    };
+  }
+
+  listSources(): SourceSummary[] {
+    this.assertOpen();
+    return this.stmts.sources.all() as SourceSummary[];
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+    await this.embedder?.release();
+  }
+}

@@ -1,0 +1,98 @@
+import type { SkillWarning } from '../shared/records.js';
+
+/** How {@link SkillIndex.search} ranks: BM25 over the text, cosine over the vectors, or both fused. */
+export type SearchMode = 'hybrid' | 'fts' | 'vector';
+
+/** Restricts a search to some skills. Every filter given must hold (AND); a list matches any of its values. */
+export interface SearchFilters {
+  /** Source id(s), e.g. `anthropics__skills`. */
+  sourceId?: string | readonly string[];
+  /** Skill path within its source starts with this (case-sensitive), e.g. `skills/`. */
+  pathPrefix?: string;
+  /** `license` front matter value(s), compared ASCII case-insensitively, e.g. `MIT`. */
+  license?: string | readonly string[];
+}
+
+/** Options of {@link SkillIndex.search}. */
+export interface SearchOptions {
+  /** Results wanted, 1–1000. Default 10. */
+  k?: number;
+  /** Default `'hybrid'`. */
+  mode?: SearchMode;
+  filters?: SearchFilters;
+}
+
+/** One hit: one per skill, best first. */
+export interface SearchResult {
+  /** Stable skill id: `${source}/${path}`. */
+  id: string;
+  name: string;
+  path: string;
+  /** Source id. */
+  source: string;
+  /**
+   * Higher is better; the scale depends on the mode: `fts` = −BM25 (unbounded), `vector` = cosine similarity
+   * (−1…1), `hybrid` = reciprocal-rank-fusion score (≤ 2/61). Compare scores within one result list only.
+   */
+  score: number;
+  description: string;
+  /** 1-based rank in the full-text list (fts and hybrid modes), when the skill was in it. */
+  ftsRank?: number;
+  /** 1-based rank in the vector list (vector and hybrid modes), when the skill was in it. */
+  vectorRank?: number;
+}
+
+/** A whole stored skill, as {@link SkillIndex.getSkill} returns it. */
+export interface Skill {
+  id: string;
+  sourceId: string;
+  path: string;
+  name: string;
+  description: string;
+  body: string;
+  /** Every key of the YAML front matter. */
+  frontMatter: Record<string, unknown>;
+  license: string | null;
+  allowedTools: string[] | null;
+  warnings: SkillWarning[];
+  contentHash: string;
+  firstSeenRun: number;
+  lastSeenRun: number;
+  /** ISO time the row was last written. */
+  indexedAt: string;
+  /** ISO time the skill disappeared from its source; null while it is live. */
+  removedAt: string | null;
+}
+
+/** One source, as {@link SkillIndex.listSources} returns it. */
+export interface SourceSummary {
+  id: string;
+  /** Live skills. */
+  skills: number;
+  /** Tombstoned skills. */
+  removed: number;
+  /** When the last completed run that crawled this source finished (else the newest row write); ISO. */
+  lastIndexedAt: string | null;
+}
+
+/** The embedding model whose vectors a reader searches. */
+export interface IndexModel {
+  id: string;
+  dim: number;
+}
+
+/** A read-only, long-lived handle on a skillsmith index file. Safe to keep open while the writer writes. */
+export interface SkillIndex {
+  /** `PRAGMA user_version` of the file. */
+  readonly schemaVersion: number;
+  /** The model whose vectors vector/hybrid search uses; undefined while the index has no model yet. */
+  readonly model: IndexModel | undefined;
+  /** The best `k` live skills for a query; never throws on odd query text (it may return nothing). */
+  search(query: string, options?: SearchOptions): Promise<SearchResult[]>;
+  /** A skill by id; tombstoned skills only with `includeRemoved`. */
+  getSkill(id: string, options?: { includeRemoved?: boolean }): Skill | undefined;
+  /** Every source with skills in the index, by id. */
+  listSources(): SourceSummary[];
+  /** Releases the query embedder and the connection. Idempotent. */
+  close(): Promise<void>;
+}
