@@ -6,8 +6,8 @@ import { createHash } from 'node:crypto';
  * because the text hash of every skill then changes and it will be re-embedded.
  *
  * Chunk 0 (the skill vector) is the name and description: the description is written to say when to use
- * the skill, which is what a search asks. Body chunks are not embedded yet: the search-quality work
- * (`npm run eval`, issue 5) decides whether they earn their cost.
+ * the skill, which is what a search asks. Body text is not embedded: measured with `npm run eval`, adding
+ * the body's lead made the default model's vectors worse (docs/search-quality.md).
  */
 export const TEXT_CONFIG = {
   version: 1,

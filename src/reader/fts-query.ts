@@ -61,3 +61,13 @@ export function toFtsQuery(userText: string): string | null {
   if (chosen.length === 0) return null;
   return chosen.map((t) => `${quote(t.word)}${t.prefix ? '*' : ''}`).join(' OR ');
 }
+
+/**
+ * Share of the text's letters that are CJK or Hangul. The default model's vocabulary has none of them, so
+ * above one half its query vector says nothing and hybrid search leaves the vector list out.
+ */
+export function cjkShare(userText: string): number {
+  const letters = userText.match(/\p{L}/gu)?.length ?? 0;
+  if (letters === 0) return 0;
+  return (userText.match(new RegExp(CJK.source, 'gu'))?.length ?? 0) / letters;
+}

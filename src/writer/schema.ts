@@ -53,7 +53,7 @@ const MIGRATIONS: readonly string[] = [
 
   -- External-content FTS5 over live skills only: triggers keep it in step, tombstoned rows leave it.
   CREATE VIRTUAL TABLE skills_fts USING fts5(
-    name, description, body, content='skills', content_rowid='rowid', tokenize='unicode61 remove_diacritics 2'
+    name, description, body, content='skills', content_rowid='rowid', tokenize='porter unicode61 remove_diacritics 2'
   );
   CREATE TRIGGER skills_fts_insert AFTER INSERT ON skills WHEN new.removed_at IS NULL BEGIN
     INSERT INTO skills_fts(rowid, name, description, body) VALUES (new.rowid, new.name, new.description, new.body);
