@@ -11,7 +11,7 @@
  * would measure each other), so heaps, ORT sessions and peak RSS never mix.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,10 +21,11 @@ import { ensureDefaultModel } from '../src/model/default-model.js';
 import { loadModelSpec } from '../src/model/model-spec.js';
 import { cpuBudget } from '../src/workers/cpu-budget.js';
 import { benchFile, runChild, type BenchSource, type ChildRun, type RunConditions } from './child.js';
-import { median, mib, MISSING, num, ratio, seconds, table } from './markdown.js';
+import { median, mib, MISSING, num, percentile, ratio, seconds, table } from './markdown.js';
 import type { CeilingInput, CeilingResult } from './ort-ceiling.js';
 import type { PipelineInput, PipelineResult, PipelineRun } from './pipeline-child.js';
 import type { SequentialInput, SequentialResult } from './sequential-baseline.js';
+import type { QueryLatencyInput, QueryLatencyResult } from './query-latency.js';
 
 /** dist/bench/run.js → the repository root. */
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -207,6 +208,54 @@ async function main(): Promise<void> {
         threads,
       } satisfies SequentialInput),
     );
+
+    // 7. Query latency: a reader on the full index, idle, then while a re-index writes to the same file
+    //    (a copy of the index, crawled again under a second source id: ~1,400 new rows, vectors reused).
+    const queries = (
+      JSON.parse(await readFile(path.join(REPO, 'bench', 'eval', 'queries.json'), 'utf8')) as {
+        query: string;
+      }[]
+    ).map((q) => q.query);
+    const modes: QueryLatencyInput['modes'] = ['hybrid', 'fts', 'vector'];
+    const idleQueries = first
+      ? await step('query latency (idle)', log, () =>
+          runChild<QueryLatencyResult>(benchFile('query-latency'), {
+            db,
+            modelDir,
+            queries,
+            modes,
+            minPasses: 3,
+          } satisfies QueryLatencyInput),
+        )
+      : undefined;
+    const busyQueries = first
+      ? await step('query latency (during re-index)', log, async () => {
+          const busyDb = path.join(tmp, 'busy.db');
+          await copyFile(db, busyDb);
+          const link = path.join(tmp, 'second-source');
+          await symlink(corpus, link, 'dir');
+          const stopFile = path.join(tmp, 'writer-done');
+          const reader = runChild<QueryLatencyResult>(benchFile('query-latency'), {
+            db: busyDb,
+            modelDir,
+            queries,
+            modes,
+            minPasses: 1,
+            stopFile,
+          } satisfies QueryLatencyInput);
+          const writer = runChild<PipelineResult>(benchFile('pipeline-child'), {
+            sources: [{ root: link }],
+            db: busyDb,
+            modelDir,
+            threads,
+            runs: 1,
+          } satisfies PipelineInput);
+          const written = await writer.finally(() => writeFile(stopFile, ''));
+          const read = await reader;
+          read.result.writerWallMs = written.result.runs[0]?.wallMs;
+          return read;
+        })
+      : undefined;
 
     // ---- derived numbers ----
     // The ceiling is the pool's shape (N workers × intra-op 1), unless the other shape did better: with fewer
@@ -422,6 +471,37 @@ async function main(): Promise<void> {
         ],
       ),
     );
+    out.push(
+      '',
+      `## Query latency (openIndex + search, k = 10, ${queries.length} eval queries per pass; ms per search)`,
+      '',
+      table(
+        [
+          'mode',
+          'idle p50',
+          'idle p95',
+          'during re-index p50',
+          'during re-index p95',
+          'searches (idle / busy)',
+        ],
+        modes.map((m) => {
+          const idle = idleQueries?.latenciesMs[m] ?? [];
+          const busy = busyQueries?.latenciesMs[m] ?? [];
+          return [
+            m,
+            num(percentile(idle, 0.5), 1),
+            num(percentile(idle, 0.95), 1),
+            num(percentile(busy, 0.5), 1),
+            num(percentile(busy, 0.95), 1),
+            `${idle.length} / ${busy.length}`,
+          ];
+        }),
+      ),
+      '',
+      `During re-index: a second source (~1,400 new rows, vectors reused) written to a copy of the index in ` +
+        `${seconds(busyQueries?.writerWallMs)} while the reader searched it; reader errors: ` +
+        `${busyQueries ? busyQueries.errors.length + (idleQueries?.errors.length ?? 0) : MISSING}.`,
+    );
 
     const targets: { name: string; measured: string; ok: boolean | undefined }[] = [
       {
@@ -460,8 +540,10 @@ async function main(): Promise<void> {
         : MISSING,
       ok: accountedOk,
     });
+    // The concurrent re-index is the point of the "during re-index" step, not a disturbance.
     const disturbed = Object.entries(conditions).filter(
-      ([, c]) => c.otherLoad !== undefined && c.otherLoad > OTHER_LOAD_WARN,
+      ([name, c]) =>
+        !name.includes('during re-index') && c.otherLoad !== undefined && c.otherLoad > OTHER_LOAD_WARN,
     );
     out.push(
       '',
@@ -543,6 +625,7 @@ async function main(): Promise<void> {
       },
       reindex: reindex && { ...reindex, derived: { medianWallMs: reMedian, speedup: reSpeedup } },
       tenX: tenX ?? null,
+      queryLatency: { idle: idleQueries ?? null, duringReindex: busyQueries ?? null },
       sequential: sequential && {
         ...sequential,
         derived: { skillsPerSec: seqSkillsPerSec, pipelineSpeedup: seqSpeedup },
