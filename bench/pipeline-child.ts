@@ -5,11 +5,13 @@
  */
 import { loadModelSpec } from '../src/model/model-spec.js';
 import { runEmbedded } from '../src/pipeline/embedded-run.js';
+import type { SourceSpec } from '../src/producer/source.js';
 import type { RunCounts } from '../src/shared/records.js';
 import { childMain, maxRssKb, type BenchSource } from './child.js';
 
 export interface PipelineInput {
-  sources: BenchSource[];
+  /** Folders, or full source specs (a git source in the git step). */
+  sources: (BenchSource | SourceSpec)[];
   db: string;
   modelDir: string;
   threads: number;

@@ -11,7 +11,8 @@
  * would measure each other), so heaps, ORT sessions and peak RSS never mix.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { copyFile, cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ensureDefaultModel } from '../src/model/default-model.js';
 import { loadModelSpec } from '../src/model/model-spec.js';
+import type { SourceSpec } from '../src/producer/source.js';
 import { cpuBudget } from '../src/workers/cpu-budget.js';
 import { benchFile, runChild, type BenchSource, type ChildRun, type RunConditions } from './child.js';
 import { median, mib, MISSING, num, percentile, ratio, seconds, table } from './markdown.js';
@@ -257,6 +259,42 @@ async function main(): Promise<void> {
         })
       : undefined;
 
+    // 8. A git source: the corpus committed into a temp repository, indexed through `file://`, then re-indexed
+    //    unchanged (one fetch; no blob read, nothing embedded).
+    const gitRuns = flags.quick
+      ? undefined
+      : await step('git source: first index + unchanged re-index', log, async () => {
+          const repo = path.join(tmp, 'corpus-repo');
+          await mkdir(repo);
+          const git = (...args: string[]): void => {
+            execFileSync('git', ['-c', 'core.hooksPath=/dev/null', ...args], { cwd: repo, stdio: 'ignore' });
+          };
+          git('init', '-q', '-b', 'main');
+          await cp(corpus, repo, { recursive: true });
+          git('add', '-A');
+          git('-c', 'user.name=bench', '-c', 'user.email=bench@localhost', 'commit', '-q', '-m', 'corpus');
+          const gitSource: SourceSpec = { id: 'corpus-git', kind: 'git', location: `file://${repo}` };
+          const gitDb = path.join(tmp, 'git.db');
+          const firstRun = await runChild<PipelineResult>(benchFile('pipeline-child'), {
+            sources: [gitSource],
+            db: gitDb,
+            modelDir,
+            threads,
+            runs: 1,
+          } satisfies PipelineInput);
+          const again = await runChild<PipelineResult>(benchFile('pipeline-child'), {
+            sources: [gitSource],
+            db: gitDb,
+            modelDir,
+            threads,
+            runs: REINDEX_RUNS,
+          } satisfies PipelineInput);
+          return {
+            result: { first: firstRun.result.runs[0], again: again.result.runs },
+            conditions: again.conditions,
+          };
+        });
+
     // ---- derived numbers ----
     // The ceiling is the pool's shape (N workers × intra-op 1), unless the other shape did better: with fewer
     // batches than workers (a tiny --quick slice) one thread idles, and the ceiling is the best the hardware does.
@@ -471,6 +509,39 @@ async function main(): Promise<void> {
         ],
       ),
     );
+    const gitFirst = gitRuns?.first;
+    const gitAgain = gitRuns?.again ?? [];
+    const gitMedian = median(gitAgain.map((r) => r.wallMs));
+    const gitSpeedup = ratio(gitFirst?.wallMs, gitMedian);
+    out.push(
+      '',
+      '## git source (the corpus committed into a temp repository, indexed through file://)',
+      '',
+      table(
+        ['run', 'wall', 'seen', 'indexed', 'unchanged', 'embedded', 'speed-up vs first'],
+        [
+          [
+            'first index',
+            seconds(gitFirst?.wallMs),
+            num(gitFirst?.counts.seen),
+            num(gitFirst?.counts.indexed),
+            num(gitFirst?.counts.unchanged),
+            num(gitFirst?.counts.embedded),
+            '1.0×',
+          ],
+          ...gitAgain.map((r, i) => [
+            `unchanged re-index ${i + 1}`,
+            `${num(r.wallMs, 1)} ms`,
+            num(r.counts.seen),
+            num(r.counts.indexed),
+            num(r.counts.unchanged),
+            num(r.counts.embedded),
+            `${num(ratio(gitFirst?.wallMs, r.wallMs), 1)}×`,
+          ]),
+          ['**median**', `${num(gitMedian, 1)} ms`, '', '', '', '', `**${num(gitSpeedup, 1)}×**`],
+        ],
+      ),
+    );
     out.push(
       '',
       `## Query latency (openIndex + search, k = 10, ${queries.length} eval queries per pass; ms per search)`,
@@ -526,6 +597,14 @@ async function main(): Promise<void> {
       },
     ];
     if (!flags.quick) {
+      targets.push({
+        name: `unchanged git source re-index ≥ ${TARGETS.reindexSpeedup}× faster, 0 embedded`,
+        measured: `${seconds(gitFirst?.wallMs)} ÷ ${num(gitMedian, 1)} ms = ${num(gitSpeedup, 1)}×; embedded ${gitAgain.map((r) => r.counts.embedded).join(', ') || MISSING}`,
+        ok:
+          gitSpeedup === undefined || gitAgain.length === 0
+            ? undefined
+            : gitSpeedup >= TARGETS.reindexSpeedup && gitAgain.every((r) => r.counts.embedded === 0),
+      });
       targets.push({
         name: `peak RSS < 1 GiB (${COPIES}× corpus)`,
         measured: mib(tenRun?.maxRssKb),
@@ -626,6 +705,7 @@ async function main(): Promise<void> {
       reindex: reindex && { ...reindex, derived: { medianWallMs: reMedian, speedup: reSpeedup } },
       tenX: tenX ?? null,
       queryLatency: { idle: idleQueries ?? null, duringReindex: busyQueries ?? null },
+      gitSource: gitRuns ?? null,
       sequential: sequential && {
         ...sequential,
         derived: { skillsPerSec: seqSkillsPerSec, pipelineSpeedup: seqSpeedup },

@@ -3,6 +3,10 @@ import { ensureDefaultModel } from '../model/default-model.js';
 import { loadModelSpec } from '../model/model-spec.js';
 import { runEmbedded, type RunSummary } from '../pipeline/embedded-run.js';
 import { countSkillFolders } from '../producer/dir-source.js';
+import { parseSourceArg } from '../producer/source-arg.js';
+import { loadSourcesFile } from '../producer/sources-file.js';
+import { ERROR_CODES, IndexerError } from '../shared/errors.js';
+import { redactUrl } from '../shared/redact.js';
 import type { Logger } from 'pino';
 import { cpuBudget } from '../workers/cpu-budget.js';
 import { intFlag, printJson } from './options.js';
@@ -10,6 +14,7 @@ import { createProgress } from './progress.js';
 import { onShutdown } from './shutdown.js';
 
 interface IndexFlags {
+  sources?: string;
   db: string;
   model?: string;
   threads?: number;
@@ -26,7 +31,14 @@ export function registerIndexCommand(program: Command, log: Logger): void {
     .description(
       'crawl skill folders, embed them on a worker pool and write one SQLite file (no Redis needed)',
     )
-    .argument('<source...>', 'folders to crawl for SKILL.md files (source id = folder name)')
+    .argument(
+      '[source...]',
+      'folders, git URLs (git+https://…, git@…, file://…) or github:owner/repo[/path][@ref], github:owner',
+    )
+    .option(
+      '--sources <file>',
+      'a sources file (skillsmith.sources.yaml or .json) listing the sources to crawl',
+    )
     .option('--db <path>', 'SQLite database to write', 'skills.db')
     .option(
       '--model <dir>',
@@ -41,7 +53,14 @@ export function registerIndexCommand(program: Command, log: Logger): void {
     .option('--max-file-bytes <n>', 'skip files larger than this', intFlag('max-file-bytes', 1), 1024 * 1024)
     .option('--no-progress', 'no progress bar even on a TTY')
     .option('--json', 'print the run summary as one JSON object on stdout')
-    .action(async (folders: string[], flags: IndexFlags) => {
+    .action(async (args: string[], flags: IndexFlags) => {
+      const specs = [...(flags.sources ? loadSourcesFile(flags.sources) : []), ...args.map(parseSourceArg)];
+      if (specs.length === 0) {
+        throw new IndexerError(
+          ERROR_CODES.BAD_OPTION,
+          'nothing to index: give a source (folder, git URL, github:…) or --sources FILE',
+        );
+      }
       const modelDir = flags.model ?? (await ensureDefaultModel({ log: (m) => log.info(m) }));
       const model = loadModelSpec(modelDir);
       const threads = flags.threads ?? cpuBudget();
@@ -50,13 +69,24 @@ export function registerIndexCommand(program: Command, log: Logger): void {
       const progress = createProgress(flags.progress && !flags.json);
       // A cheap pre-walk (names only, no reads) gives the bar a total, hence an ETA.
       let total = 0;
-      if (process.stderr.isTTY && flags.progress)
-        for (const f of folders) total += await countSkillFolders(f).catch(() => 0);
-      log.info({ sources: folders, db: flags.db, model: model.id, threads }, 'index run starting');
+      if (process.stderr.isTTY && flags.progress) {
+        for (const s of specs)
+          if (s.kind === 'dir') total += await countSkillFolders(s.location).catch(() => 0);
+      }
+      log.info(
+        {
+          sources: specs.map((s) => `${s.id}=${redactUrl(s.location)}`),
+          db: flags.db,
+          model: model.id,
+          threads,
+        },
+        'index run starting',
+      );
       let summary: RunSummary;
       try {
         summary = await runEmbedded({
-          sources: folders.map((root) => ({ root })),
+          sources: specs,
+          log: (msg, fields) => log.info(fields, msg),
           db: flags.db,
           model,
           threads,

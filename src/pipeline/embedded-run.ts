@@ -1,7 +1,10 @@
 import { basename, resolve } from 'node:path';
 import type { ModelSpec } from '../model/model-spec.js';
 import { TEXT_CONFIG } from '../model/text-config.js';
-import { crawlDir } from '../producer/dir-source.js';
+import picomatch from 'picomatch';
+import { createSource } from '../producer/create-source.js';
+import type { SkillSource, SourceSpec, SourceState } from '../producer/source.js';
+import { redactUrl } from '../shared/redact.js';
 import { IndexerError, ERROR_CODES } from '../shared/errors.js';
 import type { EmbeddingRecord, ErrorRecord, RunCounts, RunSource, SkillRecord } from '../shared/records.js';
 import { poolShape } from '../workers/cpu-budget.js';
@@ -12,8 +15,13 @@ import { EmbedQueue } from './embed-queue.js';
 
 /** Options of {@link runEmbedded}. */
 export interface EmbeddedRunOptions {
-  /** Folder roots to crawl. Source id = the folder's base name unless given. */
-  sources: readonly { root: string; id?: string }[];
+  /**
+   * Sources to crawl: full specs (any kind, from a sources file or `parseSourceArg`), or plain folders
+   * (`{ root, id? }`, id = the folder's base name unless given).
+   */
+  sources: readonly (SourceSpec | { root: string; id?: string })[];
+  /** Creates the source for a spec. Default: by kind (`createSource`). Tests pass their own. */
+  createSource?: (spec: SourceSpec) => SkillSource;
   /** Database file. */
   db: string;
   model: ModelSpec;
@@ -28,6 +36,8 @@ export interface EmbeddedRunOptions {
   /** Aborting stops the crawl; batches already embedding are finished and written. */
   signal?: AbortSignal;
   onProgress?: (p: RunProgress) => void;
+  /** Structured log lines from the sources (never secrets). */
+  log?: (msg: string, fields: Record<string, unknown>) => void;
 }
 
 /** Live counts, reported after every write. */
@@ -64,18 +74,24 @@ interface PendingSkill {
 export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSummary> {
   const started = performance.now();
   const batchSize = options.batchSize ?? 128;
-  const sources: RunSource[] = options.sources.map((s) => ({
-    id: s.id ?? sourceIdFor(s.root),
-    kind: 'dir',
-    location: resolve(s.root),
-  }));
-  const dup = sources.find((s, i) => sources.findIndex((o) => o.id === s.id) !== i);
+  const specs: SourceSpec[] = options.sources.map((s) =>
+    'root' in s ? { id: s.id ?? sourceIdFor(s.root), kind: 'dir', location: resolve(s.root) } : s,
+  );
+  const dup = specs.find((s, i) => specs.findIndex((o) => o.id === s.id) !== i);
   if (dup) {
     throw new IndexerError(
       ERROR_CODES.BAD_OPTION,
-      `two sources have the id "${dup.id}": skill ids would collide; rename one folder or index them separately`,
+      `two sources have the id "${dup.id}": skill ids would collide; give one another id (sources file) or index them separately`,
     );
   }
+  // Created up front, so a malformed location fails before anything is written.
+  const sourceObjects = specs.map((spec) => (options.createSource ?? createSource)(spec));
+  const sources: RunSource[] = specs.map((s) => ({
+    id: s.id,
+    kind: s.kind,
+    location: redactUrl(s.location),
+    ...(s.ref ? { ref: s.ref } : {}),
+  }));
   const { model } = options;
   const writer = IndexWriter.open({ path: options.db });
   let pool: EmbedPool | undefined;
@@ -187,19 +203,34 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
       inFlight.add(tracked);
     };
 
-    const completedSources: string[] = [];
-    for (const [i, source] of sources.entries()) {
+    const completed: { spec: SourceSpec; state: SourceState | undefined }[] = [];
+    for (const [i, source] of sourceObjects.entries()) {
       if (options.signal?.aborted) break;
-      const root = options.sources[i]!.root;
-      const known = writer.knownForSource(source.id, model.id);
+      const { spec } = source;
+      const runSource = sources[i]!;
+      const known = writer.knownForSource(spec.id, model.id);
+      const wants = globFilter(spec.include, spec.exclude);
+      const crawl = source.crawl({
+        isUnchanged: (id, statKey) => unchangedByStat(known, id, statKey),
+        wants,
+        previous: writer.sourceState(spec.id),
+        maxFileBytes: options.maxFileBytes ?? 1024 * 1024,
+        signal: options.signal,
+        log: (msg, fields) => options.log?.(msg, { source: spec.id, ...fields }),
+      });
       try {
-        for await (const item of crawlDir({
-          root,
-          sourceId: source.id,
-          isUnchanged: (id, statKey) => unchangedByStat(known, id, statKey),
-          ...(options.maxFileBytes !== undefined ? { maxFileBytes: options.maxFileBytes } : {}),
-          ...(options.signal ? { signal: options.signal } : {}),
-        })) {
+        for (;;) {
+          const next = await crawl.next();
+          if (next.done) {
+            if (!options.signal?.aborted) {
+              completed.push({ spec, state: next.value });
+              runSource.status = 'completed';
+              const commit = next.value?.commit;
+              if (typeof commit === 'string') runSource.commit = commit;
+            } else runSource.status = 'interrupted';
+            break;
+          }
+          const item = next.value;
           if ('scope' in item && item.scope === 'file') {
             // A sibling file or folder left out: recorded, but no skill was lost, so not counted as one.
             errors.push({ sourceId: item.sourceId, path: item.path, code: item.code, message: item.message });
@@ -215,17 +246,25 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
             errors.push(t.error);
             if (t.keepId) seen.push({ id: t.keepId });
           } else {
+            t.record.origin = {
+              kind: spec.kind,
+              ...item.provenance,
+              ref: item.provenance?.ref ?? spec.ref,
+              trust: spec.trust,
+            };
             counts.warnings += t.record.warnings.length > 0 ? 1 : 0;
             pending.push(t);
           }
           if (pending.length >= batchSize || seen.length + errors.length >= 4 * batchSize) await flush();
         }
-        if (!options.signal?.aborted) completedSources.push(source.id);
       } catch (err) {
         if (!(err instanceof IndexerError) || err.code !== ERROR_CODES.SOURCE_FAILED) throw err;
         // One source failing must not stop the others: record it on the run and go on.
-        failedSources.push({ id: source.id, message: err.message });
-        errors.push({ sourceId: source.id, path: '.', code: err.code, message: err.message });
+        const message = redactUrl(err.message);
+        failedSources.push({ id: spec.id, message });
+        runSource.status = 'failed';
+        runSource.error = message;
+        errors.push({ sourceId: spec.id, path: '.', code: err.code, message });
       }
     }
     await flush();
@@ -235,9 +274,15 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
 
     const interrupted = options.signal?.aborted === true;
     // Tombstones only for sources crawled to the end, and only now that all their batches are written.
-    if (!interrupted) for (const id of completedSources) counts.removed += writer.tombstoneUnseen(id);
+    // The same goes for what a source remembers (its commit, ETags): saved only once its skills are written.
+    if (!interrupted) {
+      for (const { spec, state } of completed) {
+        counts.removed += writer.tombstoneUnseen(spec.id);
+        writer.saveSource(runId, spec, state);
+      }
+    }
     const status = interrupted ? 'interrupted' : 'completed';
-    writer.finishRun(runId, status, counts);
+    writer.finishRun(runId, status, counts, sources);
     writer.checkpoint();
     report();
     return {
@@ -264,4 +309,17 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
 /** A folder source's id: its base name, made safe for ids (letters, digits, `._-`). */
 export function sourceIdFor(root: string): string {
   return basename(resolve(root)).replace(/[^A-Za-z0-9._-]+/g, '-') || 'root';
+}
+
+/**
+ * The include/exclude filter of a source over skill folder paths (POSIX, relative; `.` = the root). No
+ * include list means everything; exclude wins over include.
+ */
+export function globFilter(
+  include?: readonly string[],
+  exclude?: readonly string[],
+): (path: string) => boolean {
+  const inc = include && include.length > 0 ? picomatch([...include], { dot: true }) : undefined;
+  const exc = exclude && exclude.length > 0 ? picomatch([...exclude], { dot: true }) : undefined;
+  return (path) => (!inc || inc(path)) && !(exc && exc(path));
 }

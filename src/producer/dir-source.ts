@@ -15,6 +15,8 @@ import {
   statSync,
 } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { CrawlContext, SkillSource, SourceSpec } from './source.js';
 import { TextDecoder } from 'node:util';
 import { z } from 'zod';
 import { contentHash } from '../shared/content-hash.js';
@@ -67,6 +69,10 @@ const dirSourceOptionsSchema = z.strictObject({
     .custom<(id: string, statKey: string) => boolean>((v) => typeof v === 'function', {
       error: 'isUnchanged must be a function',
     })
+    .optional(),
+  /** Whether a skill folder (relative POSIX path, `.` for the root) is wanted; others are not read at all. */
+  wants: z
+    .custom<(path: string) => boolean>((v) => typeof v === 'function', { error: 'wants must be a function' })
     .optional(),
   /** Stops the crawl: once aborted, nothing more is yielded and the generator returns. */
   signal: z.instanceof(AbortSignal, { error: 'signal must be an AbortSignal' }).optional(),
@@ -267,6 +273,7 @@ async function* readSkill(
   }
   if (!skillEntry.isFile()) return; // a folder or device named SKILL.md is not a skill
 
+  if (crawl.opts.wants && !crawl.opts.wants(rel)) return;
   const id = `${crawl.opts.sourceId}/${rel}`;
   const statKey = statKeyOf(crawl, rel, entries);
   if (statKey !== undefined && crawl.opts.isUnchanged?.(id, statKey)) {
@@ -514,4 +521,29 @@ function compareNames(a: string, b: string): number {
 
 function errMsg(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * The folder source as a {@link SkillSource}: `spec.location` is the folder. Provenance is the folder's
+ * `file://` URL; a folder has no state to remember (stat keys in the database do that work).
+ */
+export function createDirSource(spec: SourceSpec): SkillSource {
+  return {
+    spec,
+    async *crawl(ctx: CrawlContext) {
+      const root = path.resolve(spec.location);
+      for await (const item of crawlDir({
+        root,
+        sourceId: spec.id,
+        maxFileBytes: ctx.maxFileBytes,
+        isUnchanged: ctx.isUnchanged,
+        wants: ctx.wants,
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+      })) {
+        if ('code' in item) yield item;
+        else yield { ...item, provenance: { url: pathToFileURL(path.join(root, item.path)).href } };
+      }
+      return undefined;
+    },
+  };
 }

@@ -21,6 +21,18 @@ export interface SkillRecord {
   contentHash: string;
   /** Fingerprint of the files' metadata; lets the next run skip reading files that did not change. */
   statKey?: string | undefined;
+  /** Where it came from (kind, URL, ref, commit, blob SHA) and its source's trust label. */
+  origin?: SkillOrigin | undefined;
+}
+
+/** Provenance stored on a skill row. */
+export interface SkillOrigin {
+  kind: 'dir' | 'git' | 'github';
+  url?: string | undefined;
+  ref?: string | undefined;
+  commit?: string | undefined;
+  blobSha?: string | undefined;
+  trust?: string | undefined;
 }
 
 /** One vector to store (one `skill_embeddings` row). */
@@ -56,9 +68,15 @@ export interface RunCounts {
   warnings: number;
 }
 
-/** A source as recorded on a run. */
+/** A source as recorded on a run (credentials removed from the location). */
 export interface RunSource {
   id: string;
-  kind: 'dir';
+  kind: 'dir' | 'git' | 'github';
   location: string;
+  ref?: string | undefined;
+  /** The commit indexed (git, github), once the crawl completed. */
+  commit?: string | undefined;
+  /** `completed`, `interrupted` or `failed` (with `error`). */
+  status?: string | undefined;
+  error?: string | undefined;
 }

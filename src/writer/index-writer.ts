@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { IndexerError, ERROR_CODES } from '../shared/errors.js';
 import type { RunCounts, SkillRecord, EmbeddingRecord, ErrorRecord, RunSource } from '../shared/records.js';
+import { redactUrl } from '../shared/redact.js';
 import { migrate } from './schema.js';
 import { vectorToBlob } from './vector-blob.js';
 
@@ -79,15 +80,19 @@ export class IndexWriter {
         .pluck(),
       upsertSkill: db.prepare(
         `INSERT INTO skills (id, source_id, path, name, description, body, front_matter, license, allowed_tools,
-                             warnings, content_hash, stat_key, first_seen_run, last_seen_run, indexed_at, removed_at)
+                             warnings, content_hash, stat_key, first_seen_run, last_seen_run, indexed_at, removed_at,
+                             source_kind, source_url, source_ref, commit_id, blob_sha, trust)
          VALUES (@id, @sourceId, @path, @name, @description, @body, @frontMatter, @license, @allowedTools,
-                 @warnings, @contentHash, @statKey, @runId, @runId, @now, NULL)
+                 @warnings, @contentHash, @statKey, @runId, @runId, @now, NULL,
+                 @sourceKind, @sourceUrl, @sourceRef, @commitId, @blobSha, @trust)
          ON CONFLICT (id) DO UPDATE SET
            source_id = excluded.source_id, path = excluded.path, name = excluded.name,
            description = excluded.description, body = excluded.body, front_matter = excluded.front_matter,
            license = excluded.license, allowed_tools = excluded.allowed_tools, warnings = excluded.warnings,
            content_hash = excluded.content_hash, stat_key = excluded.stat_key, last_seen_run = excluded.last_seen_run,
-           indexed_at = excluded.indexed_at, removed_at = NULL
+           indexed_at = excluded.indexed_at, removed_at = NULL, source_kind = excluded.source_kind,
+           source_url = excluded.source_url, source_ref = excluded.source_ref, commit_id = excluded.commit_id,
+           blob_sha = excluded.blob_sha, trust = excluded.trust
          WHERE skills.content_hash IS NOT excluded.content_hash OR skills.removed_at IS NOT NULL`,
       ),
       upsertEmbedding: db.prepare(
@@ -234,6 +239,12 @@ export class IndexWriter {
             warnings: JSON.stringify(s.warnings),
             contentHash: s.contentHash,
             statKey: s.statKey ?? null,
+            sourceKind: s.origin?.kind ?? null,
+            sourceUrl: s.origin?.url ?? null,
+            sourceRef: s.origin?.ref ?? null,
+            commitId: s.origin?.commit ?? null,
+            blobSha: s.origin?.blobSha ?? null,
+            trust: s.origin?.trust ?? null,
             runId: batch.runId,
             now,
           }).changes;
@@ -300,15 +311,65 @@ export class IndexWriter {
     return { skills: map, rejections };
   }
 
-  /** Closes a run with its final status and counts. */
-  finishRun(runId: number, status: 'completed' | 'interrupted' | 'failed', counts: RunCounts): void {
+  /** Closes a run with its final status and counts (and, when given, the sources as they ended). */
+  finishRun(
+    runId: number,
+    status: 'completed' | 'interrupted' | 'failed',
+    counts: RunCounts,
+    sources?: readonly RunSource[],
+  ): void {
     this.db
       .prepare(
         `UPDATE index_runs SET status = @status, finished_at = @now, seen = @seen, indexed = @indexed,
-           unchanged = @unchanged, removed = @removed, failed = @failed, embedded = @embedded, warnings = @warnings
+           unchanged = @unchanged, removed = @removed, failed = @failed, embedded = @embedded, warnings = @warnings,
+           sources = coalesce(@sources, sources)
          WHERE id = @runId`,
       )
-      .run({ ...counts, status, runId, now: nowIso() });
+      .run({ ...counts, status, runId, now: nowIso(), sources: sources ? JSON.stringify(sources) : null });
+  }
+
+  /** What a source remembered after its last complete crawl (commit, ETags), or undefined. */
+  sourceState(sourceId: string): Record<string, unknown> | undefined {
+    const row = this.db.prepare('SELECT state FROM sources WHERE id = ?').pluck().get(sourceId) as
+      string | null | undefined;
+    return row ? (JSON.parse(row) as Record<string, unknown>) : undefined;
+  }
+
+  /**
+   * Records a source and the state its crawl returned. Call only after the crawl completed and all its batches
+   * are written: a state saved earlier could make the next run skip skills that never reached the database.
+   */
+  saveSource(
+    runId: number,
+    source: {
+      id: string;
+      kind: string;
+      location: string;
+      ref?: string | undefined;
+      trust?: string | undefined;
+    },
+    state: Record<string, unknown> | undefined,
+  ): void {
+    const commit = typeof state?.commit === 'string' ? state.commit : null;
+    this.db
+      .prepare(
+        `INSERT INTO sources (id, kind, location, ref, trust, state, last_commit, last_run, updated_at)
+         VALUES (@id, @kind, @location, @ref, @trust, @state, @commit, @runId, @now)
+         ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, location = excluded.location, ref = excluded.ref,
+           trust = excluded.trust, state = excluded.state, last_commit = excluded.last_commit,
+           last_run = excluded.last_run, updated_at = excluded.updated_at`,
+      )
+      .run({
+        id: source.id,
+        kind: source.kind,
+        location: redactUrl(source.location),
+        ref: source.ref ?? null,
+        trust: source.trust ?? null,
+        state: state ? JSON.stringify(state) : null,
+        commit,
+        runId,
+        now: nowIso(),
+      });
   }
 
   /**

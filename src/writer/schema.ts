@@ -19,6 +19,12 @@ const MIGRATIONS: readonly string[] = [
     first_seen_run INTEGER NOT NULL,
     last_seen_run  INTEGER NOT NULL,
     indexed_at     TEXT NOT NULL,
+    source_kind    TEXT,                     -- 'dir' | 'git' | 'github'
+    source_url     TEXT,                     -- where a person can open it (file://, repository URL at a commit)
+    source_ref     TEXT,                     -- branch, tag or commit asked for (git, github)
+    commit_id      TEXT,                     -- commit the content was read at (git, github)
+    blob_sha       TEXT,                     -- git blob id of its SKILL.md (git, github)
+    trust          TEXT,                     -- the source's trust label, if any
     name           TEXT NOT NULL,
     license        TEXT,
     allowed_tools  TEXT,                     -- JSON array of strings, or NULL
@@ -71,6 +77,19 @@ const MIGRATIONS: readonly string[] = [
     WHEN new.removed_at IS NULL BEGIN
     INSERT INTO skills_fts(rowid, name, description, body) VALUES (new.rowid, new.name, new.description, new.body);
   END;
+
+  -- One row per source ever crawled: what it is, and what it remembers between runs (commit, ETags).
+  CREATE TABLE sources (
+    id          TEXT PRIMARY KEY,
+    kind        TEXT NOT NULL,
+    location    TEXT NOT NULL,              -- credentials removed
+    ref         TEXT,
+    trust       TEXT,
+    state       TEXT,                       -- JSON, written only after a complete crawl whose batches are all written
+    last_commit TEXT,
+    last_run    INTEGER,
+    updated_at  TEXT NOT NULL
+  );
 
   CREATE TABLE index_runs (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -1,0 +1,165 @@
+import { createHash } from 'node:crypto';
+import { contentHash } from '../shared/content-hash.js';
+import { ERROR_CODES } from '../shared/errors.js';
+import type { SkillFile } from '../shared/skill-doc.js';
+import type { CrawlContext, CrawlItem, Provenance } from './source.js';
+import { compareNames, decodeSkillText, isMarkdownName, SKILL_FILE } from './skill-text.js';
+
+/** One file of a repository tree, as `git ls-tree` or GitHub's trees API list it. */
+export interface TreeEntry {
+  /** Path relative to the source root, POSIX. */
+  path: string;
+  /** git object id of the blob. */
+  sha: string;
+  /** Size in bytes when the listing gives it. */
+  size?: number | undefined;
+  /** `blob` for a regular file; symlinks (`120000`) and submodules (`commit`) are never read. */
+  type: 'blob' | 'symlink' | 'submodule';
+}
+
+/**
+ * Turns a repository tree into crawl items, the same way for every tree source (git, GitHub): a folder with a
+ * regular `SKILL.md` is a skill, `.md` files directly beside it belong to it. A skill's stat key is the paths
+ * and blob SHAs of its files, so a skill whose blobs did not change is yielded as unchanged without reading a
+ * byte; otherwise its blobs are read with `readBlob`, size-capped and decoded like files on disk.
+ *
+ * Yields in path order (deterministic). Symlinks are never followed (a symlinked SKILL.md is reported as
+ * `PATH_ESCAPE`); paths with `..` or absolute paths never come out of git, but are rejected all the same.
+ */
+export async function* skillsFromTree(
+  sourceId: string,
+  entries: readonly TreeEntry[],
+  readBlob: (sha: string, path: string) => Promise<Uint8Array>,
+  ctx: CrawlContext,
+  provenance: Provenance,
+): AsyncGenerator<CrawlItem> {
+  const folders = new Map<string, TreeEntry[]>();
+  for (const e of entries) {
+    if (!safePath(e.path)) continue;
+    const slash = e.path.lastIndexOf('/');
+    const folder = slash < 0 ? '.' : e.path.slice(0, slash);
+    const list = folders.get(folder);
+    if (list) list.push(e);
+    else folders.set(folder, [e]);
+  }
+  const skillFolders = [...folders.keys()]
+    .filter((f) => folders.get(f)!.some((e) => baseName(e.path) === SKILL_FILE))
+    .sort(compareNames);
+
+  for (const folder of skillFolders) {
+    if (ctx.signal?.aborted) return;
+    if (!ctx.wants(folder)) continue;
+    const id = `${sourceId}/${folder}`;
+    const files = folders
+      .get(folder)!
+      .filter((e) => baseName(e.path) === SKILL_FILE || isMarkdownName(baseName(e.path)))
+      .sort((a, b) =>
+        baseName(a.path) === SKILL_FILE
+          ? -1
+          : baseName(b.path) === SKILL_FILE
+            ? 1
+            : compareNames(a.path, b.path),
+      );
+    const main = files[0]!;
+    if (main.type !== 'blob') {
+      yield {
+        sourceId,
+        path: folder,
+        scope: 'skill',
+        code: ERROR_CODES.PATH_ESCAPE,
+        message: `${id}/SKILL.md is a ${main.type}, not a regular file; not followed`,
+      };
+      continue;
+    }
+    const statKey = createHash('sha256')
+      .update(`${ctx.maxFileBytes}\0`)
+      .update(files.map((f) => `${baseName(f.path)}:${f.type}:${f.sha}`).join('\0'))
+      .digest('hex');
+    const itemProvenance: Provenance = { ...provenance, blobSha: main.sha };
+    if (ctx.isUnchanged(id, statKey)) {
+      yield { unchanged: true, id, sourceId, path: folder, statKey, provenance: itemProvenance };
+      continue;
+    }
+    const read: SkillFile[] = [];
+    let failed = false;
+    for (const f of files) {
+      const name = baseName(f.path);
+      const isMain = name === SKILL_FILE;
+      const problem = (code: (typeof ERROR_CODES)[keyof typeof ERROR_CODES], message: string): CrawlItem => ({
+        sourceId,
+        path: isMain ? folder : f.path,
+        scope: isMain ? 'skill' : 'file',
+        code,
+        message: isMain ? message : `${message}; the skill is indexed without it`,
+      });
+      if (f.type !== 'blob') {
+        yield problem(
+          ERROR_CODES.PATH_ESCAPE,
+          `${sourceId}/${f.path} is a ${f.type}, not a regular file; not followed`,
+        );
+        continue;
+      }
+      if (f.size !== undefined && f.size > ctx.maxFileBytes) {
+        yield problem(
+          ERROR_CODES.FILE_TOO_LARGE,
+          `${sourceId}/${f.path} is ${f.size} bytes, over the ${ctx.maxFileBytes}-byte limit (maxFileBytes); not read`,
+        );
+        if (isMain) failed = true;
+        if (isMain) break;
+        continue;
+      }
+      let bytes: Uint8Array;
+      try {
+        bytes = await readBlob(f.sha, f.path);
+      } catch (err) {
+        yield problem(
+          ERROR_CODES.READ_FAILED,
+          `cannot read ${sourceId}/${f.path}: ${(err as Error).message}`,
+        );
+        if (isMain) failed = true;
+        if (isMain) break;
+        continue;
+      }
+      if (bytes.byteLength > ctx.maxFileBytes) {
+        yield problem(
+          ERROR_CODES.FILE_TOO_LARGE,
+          `${sourceId}/${f.path} is ${bytes.byteLength} bytes, over the ${ctx.maxFileBytes}-byte limit (maxFileBytes); not read`,
+        );
+        if (isMain) failed = true;
+        if (isMain) break;
+        continue;
+      }
+      const decoded = decodeSkillText(bytes);
+      if (!decoded.ok) {
+        yield problem(
+          ERROR_CODES.READ_FAILED,
+          `${sourceId}/${f.path} is not valid UTF-8 (${decoded.reason}); re-save it as UTF-8`,
+        );
+        if (isMain) failed = true;
+        if (isMain) break;
+        continue;
+      }
+      read.push({ path: name, text: decoded.text });
+    }
+    if (failed) continue;
+    yield {
+      id,
+      sourceId,
+      path: folder,
+      files: read,
+      contentHash: contentHash(read),
+      statKey,
+      provenance: itemProvenance,
+    };
+  }
+}
+
+function baseName(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
+}
+
+/** A relative POSIX path with no empty, `.` or `..` segment. */
+function safePath(path: string): boolean {
+  if (path === '' || path.startsWith('/')) return false;
+  return path.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..');
+}
