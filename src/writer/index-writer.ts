@@ -67,12 +67,6 @@ export class IndexWriter {
     this.path = path;
     this.db = db;
     this.stmts = {
-      known: db.prepare<[string, string]>(
-        `SELECT s.content_hash AS contentHash, s.stat_key AS statKey, s.removed_at IS NOT NULL AS removed,
-                e.text_hash AS textHash
-           FROM skills s LEFT JOIN skill_embeddings e ON e.skill_id = s.id AND e.model_id = ? AND e.chunk = 0
-          WHERE s.id = ?`,
-      ),
       vectorByText: db
         .prepare<[string, string]>(
           `SELECT vector FROM skill_embeddings WHERE model_id = ? AND text_hash = ? LIMIT 1`,
@@ -110,10 +104,13 @@ export class IndexWriter {
       updateStatKey: db.prepare<[string, string]>(
         `UPDATE skills SET stat_key = ? WHERE id = ? AND stat_key IS NOT ?1`,
       ),
+      // INDEXED BY: left alone, SQLite joins through the table's primary key, whose rows carry the 2 KB vector
+      // BLOBs; the covering index answers from small pages (measured 35 ms → 4 ms for the corpus).
       knownForSource: db.prepare<[string, string]>(
         `SELECT s.id, s.content_hash AS contentHash, s.stat_key AS statKey, s.removed_at IS NOT NULL AS removed,
                 e.text_hash AS textHash
-           FROM skills s LEFT JOIN skill_embeddings e ON e.skill_id = s.id AND e.model_id = ? AND e.chunk = 0
+           FROM skills s LEFT JOIN skill_embeddings e INDEXED BY skill_embeddings_skill
+             ON e.skill_id = s.id AND e.model_id = ? AND e.chunk = 0
           WHERE s.source_id = ?`,
       ),
       lastRejections: db.prepare<[string, string]>(
@@ -205,13 +202,6 @@ export class IndexWriter {
         return Number(info.lastInsertRowid);
       })
       .immediate();
-  }
-
-  /** The stored state of a skill for the incremental check, or undefined for a new id. */
-  known(id: string, modelId: string): KnownSkill | undefined {
-    const row = this.stmts.known.get(modelId, id) as
-      { contentHash: string; statKey: string | null; removed: number; textHash: string | null } | undefined;
-    return row && { ...row, removed: row.removed === 1 };
   }
 
   /** A stored vector (BLOB) for exactly this text and model, so identical texts are never embedded twice. */
