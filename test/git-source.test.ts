@@ -304,6 +304,19 @@ describe('git source over file://', () => {
     await incrementalStory(base, `file://${remote}`, work);
   });
 
+  it('recovers when the cache was wiped since the last crawl of the same commit', async () => {
+    const { remote } = makeRepo(base, 'wiped', { 'one/SKILL.md': FM('one') });
+    const cacheDir = join(base, 'cache-wiped');
+    const spec: SourceSpec = { id: 'w', kind: 'git', location: `file://${remote}` };
+    const known: Known = new Map();
+    const first = await crawl(spec, { cacheDir, known });
+    expect(first.docs.map((d) => d.path)).toEqual(['one']);
+    rmSync(cacheDir, { recursive: true, force: true });
+    const again = await crawl(spec, { cacheDir, known, previous: first.state });
+    expect(again.unchanged.map((u) => u.path)).toEqual(['one']);
+    expect(again.state).toEqual(first.state);
+  });
+
   it('crawls a plain path, a `git+file://` URL, a tag and a commit id', async () => {
     const { work, remote } = makeRepo(base, 'refs', { 'one/SKILL.md': FM('one') });
     const head = git(work, 'rev-parse', 'HEAD');

@@ -273,13 +273,24 @@ async function* crawlGit(
   let readerDied: Error | undefined;
   try {
     const gitDir = cacheDirOf(g.cacheRoot, remote);
-    let resolved: { commit: string; ref: string };
+    let resolved: { commit: string; ref: string; trusted?: boolean };
     const trees: TreeToCrawl[] = [];
     const problems: CrawlProblem[] = [];
     try {
       const started = Date.now();
       resolved = await withRepoLock(gitDir, () => resolveCommit(g, gitDir, remote, spec.ref, signal, ctx));
-      const entries = await listTree(g, gitDir, resolved.commit, signal);
+      let entries: TreeEntry[];
+      try {
+        entries = await listTree(g, gitDir, resolved.commit, signal);
+      } catch (err) {
+        if (!resolved.trusted || signal?.aborted) throw err;
+        // The "same commit as last time" shortcut trusted the cache, and the cache lost it (wiped, or a new
+        // machine with the old database): resolve again the careful way, which fetches.
+        resolved = await withRepoLock(gitDir, () =>
+          resolveCommit(g, gitDir, remote, spec.ref, signal, { ...ctx, previous: undefined }),
+        );
+        entries = await listTree(g, gitDir, resolved.commit, signal);
+      }
       ctx.log('git: tree listed', {
         source: spec.id,
         url: remote.displayUrl,
@@ -347,7 +358,7 @@ async function resolveCommit(
   ref: string | undefined,
   signal: AbortSignal | undefined,
   ctx: CrawlContext,
-): Promise<{ commit: string; ref: string }> {
+): Promise<{ commit: string; ref: string; trusted?: boolean }> {
   await ensureCacheRepo(g, gitDir, signal);
   const localRef = refKeyOf(ref ?? 'HEAD');
 
@@ -364,6 +375,12 @@ async function resolveCommit(
   if (ref === undefined) {
     const head = await lsRemoteHead(g, remote, signal);
     shownRef = head.branch?.replace(/^refs\/heads\//, '') ?? 'HEAD';
+    // Same commit as the last complete crawl: it is in the cache under our ref already (refs keep it from gc),
+    // so the whole check was this one ls-remote; skip the existence check and the ref update (two more git
+    // processes, a third of an unchanged re-index).
+    if (ctx.previous?.commit === head.commit && ctx.previous.ref === shownRef) {
+      return { commit: head.commit, ref: shownRef, trusted: true };
+    }
     if (await hasCommit(g, gitDir, head.commit, signal)) {
       // Unchanged (or cached from another ref): the one round trip was ls-remote.
       await git(g, ['update-ref', localRef, head.commit], gitDir, signal);
