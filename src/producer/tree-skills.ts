@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { contentHash } from '../shared/content-hash.js';
-import { ERROR_CODES } from '../shared/errors.js';
+import { ERROR_CODES, type ErrorCode } from '../shared/errors.js';
 import type { SkillFile } from '../shared/skill-doc.js';
 import type { CrawlContext, CrawlItem, Provenance } from './source.js';
 import { compareNames, decodeSkillText, isMarkdownName, SKILL_FILE } from './skill-text.js';
@@ -85,61 +85,23 @@ export async function* skillsFromTree(
     for (const f of files) {
       const name = baseName(f.path);
       const isMain = name === SKILL_FILE;
-      const problem = (code: (typeof ERROR_CODES)[keyof typeof ERROR_CODES], message: string): CrawlItem => ({
+      const got = await readTreeFile(sourceId, f, readBlob, ctx.maxFileBytes);
+      if (got.ok) {
+        read.push({ path: name, text: got.text });
+        continue;
+      }
+      // A bad SKILL.md rejects the skill; a bad sibling is left out and the skill is still indexed.
+      yield {
         sourceId,
         path: isMain ? folder : f.path,
         scope: isMain ? 'skill' : 'file',
-        code,
-        message: isMain ? message : `${message}; the skill is indexed without it`,
-      });
-      if (f.type !== 'blob') {
-        yield problem(
-          ERROR_CODES.PATH_ESCAPE,
-          `${sourceId}/${f.path} is a ${f.type}, not a regular file; not followed`,
-        );
-        continue;
+        code: got.code,
+        message: isMain ? got.message : `${got.message}; the skill is indexed without it`,
+      };
+      if (isMain) {
+        failed = true;
+        break;
       }
-      if (f.size !== undefined && f.size > ctx.maxFileBytes) {
-        yield problem(
-          ERROR_CODES.FILE_TOO_LARGE,
-          `${sourceId}/${f.path} is ${f.size} bytes, over the ${ctx.maxFileBytes}-byte limit (maxFileBytes); not read`,
-        );
-        if (isMain) failed = true;
-        if (isMain) break;
-        continue;
-      }
-      let bytes: Uint8Array;
-      try {
-        bytes = await readBlob(f.sha, f.path);
-      } catch (err) {
-        yield problem(
-          ERROR_CODES.READ_FAILED,
-          `cannot read ${sourceId}/${f.path}: ${(err as Error).message}`,
-        );
-        if (isMain) failed = true;
-        if (isMain) break;
-        continue;
-      }
-      if (bytes.byteLength > ctx.maxFileBytes) {
-        yield problem(
-          ERROR_CODES.FILE_TOO_LARGE,
-          `${sourceId}/${f.path} is ${bytes.byteLength} bytes, over the ${ctx.maxFileBytes}-byte limit (maxFileBytes); not read`,
-        );
-        if (isMain) failed = true;
-        if (isMain) break;
-        continue;
-      }
-      const decoded = decodeSkillText(bytes);
-      if (!decoded.ok) {
-        yield problem(
-          ERROR_CODES.READ_FAILED,
-          `${sourceId}/${f.path} is not valid UTF-8 (${decoded.reason}); re-save it as UTF-8`,
-        );
-        if (isMain) failed = true;
-        if (isMain) break;
-        continue;
-      }
-      read.push({ path: name, text: decoded.text });
     }
     if (failed) continue;
     yield {
@@ -152,6 +114,50 @@ export async function* skillsFromTree(
       provenance: itemProvenance,
     };
   }
+}
+
+/** Reads and decodes one file of a tree: a regular file under the size cap, in strict UTF-8. */
+async function readTreeFile(
+  sourceId: string,
+  f: TreeEntry,
+  readBlob: (sha: string, path: string) => Promise<Uint8Array>,
+  maxFileBytes: number,
+): Promise<{ ok: true; text: string } | { ok: false; code: ErrorCode; message: string }> {
+  const label = `${sourceId}/${f.path}`;
+  if (f.type !== 'blob') {
+    return {
+      ok: false,
+      code: ERROR_CODES.PATH_ESCAPE,
+      message: `${label} is a ${f.type}, not a regular file; not followed`,
+    };
+  }
+  const tooLarge = (size: number) => ({
+    ok: false as const,
+    code: ERROR_CODES.FILE_TOO_LARGE,
+    message: `${label} is ${size} bytes, over the ${maxFileBytes}-byte limit (maxFileBytes); not read`,
+  });
+  // The listing's size when it has one, so an oversized blob is never fetched; the bytes' size otherwise.
+  if (f.size !== undefined && f.size > maxFileBytes) return tooLarge(f.size);
+  let bytes: Uint8Array;
+  try {
+    bytes = await readBlob(f.sha, f.path);
+  } catch (err) {
+    return {
+      ok: false,
+      code: ERROR_CODES.READ_FAILED,
+      message: `cannot read ${label}: ${(err as Error).message}`,
+    };
+  }
+  if (bytes.byteLength > maxFileBytes) return tooLarge(bytes.byteLength);
+  const decoded = decodeSkillText(bytes);
+  if (!decoded.ok) {
+    return {
+      ok: false,
+      code: ERROR_CODES.READ_FAILED,
+      message: `${label} is not valid UTF-8 (${decoded.reason}); re-save it as UTF-8`,
+    };
+  }
+  return { ok: true, text: decoded.text };
 }
 
 function baseName(path: string): string {
