@@ -100,6 +100,18 @@ describe('crash safety', () => {
       'completed',
     ]);
     after.close();
+
+    // `status` tells an operator the same story, read-only.
+    const status = cli(['status', '--db', db, '--json']);
+    expect(status.status).toBe(0);
+    const st = JSON.parse(status.stdout) as {
+      runs: { status: string }[];
+      sources: { id: string; live: number }[];
+      lastRunErrors: { code: string; count: number }[];
+    };
+    expect(st.runs.map((r) => r.status)).toEqual(['completed', 'interrupted']);
+    expect(st.sources).toEqual([expect.objectContaining({ id: 'skills', live: 1411 })]);
+    expect(st.lastRunErrors.reduce((n, e) => n + e.count, 0)).toBe(56);
   });
 
   it('stops cleanly on SIGTERM: in-flight batches written, run marked interrupted', async () => {

@@ -5,6 +5,7 @@ import { createLogger } from '../shared/logger.js';
 import { registerIndexCommand } from './index-command.js';
 import { registerSearchCommand } from './search-command.js';
 import { registerPublishCommand } from './publish-command.js';
+import { registerStatusCommand } from './status-command.js';
 
 const log = createLogger();
 const program = new Command('skillsmith-index')
@@ -15,6 +16,7 @@ const program = new Command('skillsmith-index')
 registerIndexCommand(program, log);
 registerSearchCommand(program);
 registerPublishCommand(program);
+registerStatusCommand(program);
 
 try {
   await program.parseAsync(process.argv);
