@@ -32,10 +32,16 @@ const CHARS_PER_TOKEN_CAP = 24;
 export async function createEmbedder(spec: ModelSpec, options: EmbedderOptions = {}): Promise<Embedder> {
   const maxBatch = options.maxBatch ?? 32;
   const configPath = join(spec.dir, 'tokenizer_config.json');
+  const tokenizerJson = JSON.parse(readFileSync(spec.tokenizerPath, 'utf8')) as {
+    model?: { unk_id?: number; unk_token?: string; vocab?: unknown };
+  };
   const tokenizer = new Tokenizer(
-    JSON.parse(readFileSync(spec.tokenizerPath, 'utf8')) as object,
+    tokenizerJson,
     existsSync(configPath) ? (JSON.parse(readFileSync(configPath, 'utf8')) as object) : {},
   );
+  // Some tokenizer models give no id for an out-of-vocabulary word (the JS WordLevel model returns null);
+  // feeding that to the model would throw and fail the whole batch, so map it to the model's unknown token.
+  const unkId = unknownTokenId(tokenizerJson.model);
   const session = await ort.InferenceSession.create(spec.onnxPath, {
     intraOpNumThreads: options.intraOpThreads ?? 1,
     interOpNumThreads: 1,
@@ -54,7 +60,9 @@ export async function createEmbedder(spec: ModelSpec, options: EmbedderOptions =
       text.length > spec.maxTokens * CHARS_PER_TOKEN_CAP
         ? text.slice(0, spec.maxTokens * CHARS_PER_TOKEN_CAP)
         : text;
-    const ids = tokenizer.encode(clipped, { add_special_tokens: true }).ids;
+    const ids = tokenizer
+      .encode(clipped, { add_special_tokens: true })
+      .ids.map((id: number | null): number => (Number.isInteger(id) ? (id as number) : unkId));
     return ids.length > spec.maxTokens ? ids.slice(0, spec.maxTokens) : ids;
   };
 
@@ -124,4 +132,15 @@ export async function createEmbedder(spec: ModelSpec, options: EmbedderOptions =
       await session.release();
     },
   };
+}
+
+/** The id of the unknown token of a tokenizer.json model (`unk_id`, or `unk_token` looked up), else 0. */
+function unknownTokenId(model: { unk_id?: number; unk_token?: string; vocab?: unknown } | undefined): number {
+  if (typeof model?.unk_id === 'number') return model.unk_id;
+  const vocab = model?.vocab;
+  if (model?.unk_token && vocab && typeof vocab === 'object' && !Array.isArray(vocab)) {
+    const id = (vocab as Record<string, unknown>)[model.unk_token];
+    if (typeof id === 'number') return id;
+  }
+  return 0;
 }
