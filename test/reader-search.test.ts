@@ -201,6 +201,34 @@ describe('searching an index of a corpus slice', () => {
     expect(index.getSkill(id, { includeRemoved: true })?.removedAt).toEqual(expect.any(String));
     expect(index.listSources()[0]).toMatchObject({ id: 'anthropics__skills', skills: 13, removed: 1 });
   });
+  it('picks up a re-embedded vector on its next search, keeping the unchanged ones', async () => {
+    const query = 'make an animated GIF for Slack';
+    const before = await index.search(query, { mode: 'vector', k: 3 });
+    const target = before[2]!.id;
+    expect(before[0]!.id).not.toBe(target);
+    // Another process re-embeds one skill: give it the query's own vector and a new text hash.
+    const q = (await index.search(query, { mode: 'vector', k: 1 }))[0]!;
+    const writer = new Database(db);
+    writer.pragma('busy_timeout = 5000');
+    const best = writer
+      .prepare(`SELECT vector FROM skill_embeddings WHERE skill_id = ?`)
+      .pluck()
+      .get(q.id) as Buffer;
+    writer
+      .prepare(`UPDATE skill_embeddings SET vector = ?, text_hash = 'changed' WHERE skill_id = ?`)
+      .run(best, target);
+    writer.close();
+    const after = await index.search(query, { mode: 'vector', k: 3 });
+    // The target now has the best skill's vector: it ties for first, everything else stays where it was.
+    expect(
+      after
+        .slice(0, 2)
+        .map((r) => r.id)
+        .sort(),
+    ).toEqual([q.id, target].sort());
+    expect(after[0]!.score).toBeCloseTo(before[0]!.score, 6);
+  });
+
   it('sees skills an index run adds while the reader stays open, without blocking the run', async () => {
     const root = join(tmp.dir, 'extra');
     cpSync(
