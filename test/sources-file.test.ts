@@ -5,7 +5,7 @@ import { globFilter } from '../src/pipeline/embedded-run.js';
 import { parseSourceArg } from '../src/producer/source-arg.js';
 import { loadSourcesFile } from '../src/producer/sources-file.js';
 import { redactUrl } from '../src/shared/redact.js';
-import { tempDir } from './helpers.js';
+import { repoRoot, tempDir } from './helpers.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -48,6 +48,21 @@ describe('sources file', () => {
       JSON.stringify([{ id: 'g', kind: 'git', location: 'file:///srv/repo.git' }]),
     );
     expect(loadSourcesFile(json)).toEqual([{ id: 'g', kind: 'git', location: 'file:///srv/repo.git' }]);
+  });
+
+  it('accepts the example sources file shipped in ops/', () => {
+    const specs = loadSourcesFile(join(repoRoot, 'ops', 'skillsmith.sources.example.yaml'));
+    expect(specs.map((s) => `${s.id}:${s.kind}`)).toEqual([
+      'anthropic:github',
+      'obra:github',
+      'team:git',
+      'local:dir',
+    ]);
+    expect(specs.map((s) => parseSourceArg(s.location).kind).slice(0, 3)).toEqual([
+      'github',
+      'github',
+      'git',
+    ]);
   });
 
   it('names the file, the entry and the field of a bad entry', () => {

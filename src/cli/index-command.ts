@@ -53,6 +53,18 @@ export function registerIndexCommand(program: Command, log: Logger): void {
     .option('--max-file-bytes <n>', 'skip files larger than this', intFlag('max-file-bytes', 1), 1024 * 1024)
     .option('--no-progress', 'no progress bar even on a TTY')
     .option('--json', 'print the run summary as one JSON object on stdout')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  skillsmith-index index ./skills --db skills.db
+  skillsmith-index index git+https://example.com/team/skills.git github:anthropics/skills --json
+  skillsmith-index index --sources skillsmith.sources.yaml --threads 2
+
+Only changed skills are read, parsed and embedded; skills gone from a source crawled to the end are
+tombstoned. Ctrl-C stops cleanly (exit 130); run the same command again to resume.
+Exit codes: 0 done, 1 unexpected failure, 2 bad input, 130 interrupted.`,
+    )
     .action(async (args: string[], flags: IndexFlags) => {
       const specs = [...(flags.sources ? loadSourcesFile(flags.sources) : []), ...args.map(parseSourceArg)];
       if (specs.length === 0) {
