@@ -196,6 +196,33 @@ describe('crawlDir: size cap', () => {
     expect((all[1] as SkillDoc).files.map((f) => f.path)).toEqual(['SKILL.md', 'small.md']);
   });
 
+  it('caps a skill as a whole: siblings past 32 files or 4 × maxFileBytes are left out and recorded', async () => {
+    const many: Record<string, string> = { 'wide/SKILL.md': FM('wide') };
+    for (let i = 0; i < 40; i++) many[`wide/part-${String(i).padStart(2, '0')}.md`] = `part ${i}`;
+    writeTree(root, many);
+    const { docs, problems } = await collect(root);
+    expect(docs[0]?.files).toHaveLength(32);
+    expect(problems).toHaveLength(9);
+    expect(problems.every((p) => p.code === ERROR_CODES.FILE_TOO_LARGE && p.scope === 'file')).toBe(true);
+    expect(problems[0]?.message).toMatch(/already has 32 files/);
+
+    writeTree(root, {
+      'heavy/SKILL.md': FM('heavy'),
+      'heavy/a.md': 'a'.repeat(900),
+      'heavy/b.md': 'b'.repeat(900),
+      'heavy/c.md': 'c'.repeat(900),
+      'heavy/d.md': 'd'.repeat(900),
+      'heavy/e.md': 'e'.repeat(900),
+    });
+    const heavy = await collect(root, { maxFileBytes: 1000 });
+    const doc = heavy.docs.find((d) => d.path === 'heavy');
+    // 4 × 1000 bytes in all: SKILL.md and four 900-byte siblings fit, the fifth does not.
+    expect(doc?.files.map((f) => f.path)).toEqual(['SKILL.md', 'a.md', 'b.md', 'c.md', 'd.md']);
+    expect(heavy.problems.filter((p) => p.path.startsWith('heavy/')).map((p) => p.path)).toEqual([
+      'heavy/e.md',
+    ]);
+  });
+
   it('applies a 1 MiB cap by default', async () => {
     writeTree(root, { 'big/SKILL.md': FM('big') + 'x'.repeat(1024 * 1024) });
     const { problems } = await collect(root);

@@ -372,6 +372,33 @@ describe('github:owner', () => {
   });
 });
 
+describe('a hostile API', () => {
+  it('never sends the token to another origin a pagination Link points at, nor over plain http elsewhere', async () => {
+    const thief = await startFakeGitHub({ tokens: [TOKEN] });
+    try {
+      gh = await startFakeGitHub({ tokens: [TOKEN], maxPerPage: 1, linkOrigin: thief.url });
+      gh.addOrg('acme');
+      gh.addRepo({ owner: 'acme', name: 'a', files: { 'SKILL.md': FM('a') } });
+      gh.addRepo({ owner: 'acme', name: 'b', files: { 'SKILL.md': FM('b') } });
+      await expect(crawl(source('github:acme'))).rejects.toMatchObject({
+        code: 'E_SOURCE_FAILED',
+        message: expect.stringMatching(/refused a request to http:\/\/127\.0\.0\.1:\d+/),
+      });
+      expect(thief.requests).toEqual([]);
+    } finally {
+      await thief.close();
+    }
+    expect(() =>
+      createGitHubSource({
+        id: 'x',
+        kind: 'github',
+        location: 'github:a/b',
+        apiUrl: 'http://ghe.example.com/api/v3',
+      }),
+    ).toThrow(/must be https/);
+  });
+});
+
 describe('github-search:', () => {
   beforeEach(async () => {
     gh = await startFakeGitHub({ tokens: [TOKEN] });

@@ -117,6 +117,14 @@ describe('sources on the command line', () => {
       'https://example.com/x?access_token=***&y=1',
     );
     expect(redactUrl('git@github.com:o/r.git')).toBe('git@github.com:o/r.git');
+    expect(redactUrl('deploy:SECRETTOKEN98@git.example.com:team/skills.git')).toBe(
+      '***@git.example.com:team/skills.git',
+    );
+    expect(redactUrl('cannot read https://u:p/w@rd@host/x.git: 401')).toBe(
+      'cannot read https://***@host/x.git: 401',
+    );
+    expect(redactUrl('https://host/api?private_token=abc')).toBe('https://host/api?private_token=***');
+    expect(redactUrl('/srv/skills/a:b@c')).toBe('/srv/skills/a:b@c');
   });
 });
 

@@ -1,5 +1,6 @@
 import { skillText, textHash } from '../model/text-config.js';
 import { parseSkill } from '../producer/parse-skill.js';
+import { ERROR_CODES } from '../shared/errors.js';
 import type { ErrorRecord, SkillRecord } from '../shared/records.js';
 import type { CrawlProblem, SkillDoc, SkillUnchanged } from '../shared/skill-doc.js';
 import type { KnownSource } from '../writer/index-writer.js';
@@ -50,7 +51,17 @@ export function triage(item: SkillDoc | SkillUnchanged | CrawlProblem, known: Kn
     // Same bytes, new stat key (files touched or copied): remember the new key so the next run skips reading.
     return { kind: 'unchanged', id: item.id, statKey: item.statKey };
   }
-  const parsed = parseSkill(item);
+  let parsed: ReturnType<typeof parseSkill>;
+  try {
+    parsed = parseSkill(item);
+  } catch (err) {
+    // A parser bug or a pathological input must cost one skill, never the run.
+    parsed = {
+      ok: false,
+      code: ERROR_CODES.UNPARSEABLE,
+      message: `${item.id}/SKILL.md could not be parsed: ${err instanceof Error ? err.message : String(err)}`,
+    };
+  }
   if (!parsed.ok) {
     return {
       kind: 'rejected',

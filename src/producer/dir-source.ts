@@ -17,15 +17,12 @@ import {
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { CrawlContext, SkillSource, SourceSpec } from './source.js';
-import { TextDecoder } from 'node:util';
 import { z } from 'zod';
 import { contentHash } from '../shared/content-hash.js';
 import { ERROR_CODES, IndexerError } from '../shared/errors.js';
 import type { ErrorCode } from '../shared/errors.js';
 import type { CrawlProblem, SkillDoc, SkillFile, SkillUnchanged } from '../shared/skill-doc.js';
-
-/** The file that makes a folder a skill. Matched exactly (case-sensitive), as agents do. */
-const SKILL_FILE = 'SKILL.md';
+import { compareNames, decodeSkillText, isMarkdownName, overSkillLimits, SKILL_FILE } from './skill-text.js';
 
 /** 1 MiB: the largest SKILL.md in the reference corpus is ~145 KB, so this only stops junk. */
 const DEFAULT_MAX_FILE_BYTES = 1024 * 1024;
@@ -94,7 +91,6 @@ interface Crawl {
   readonly opts: ResolvedOptions;
   /** realpath of the root: every path read must resolve inside it. */
   readonly rootReal: string;
-  readonly decoder: TextDecoder;
 }
 
 type FileRead = { ok: true; text: string } | { ok: false; code: ErrorCode; message: string };
@@ -140,7 +136,6 @@ export async function* crawlDir(
   const crawl: Crawl = {
     opts: options,
     rootReal,
-    decoder: new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }),
   };
   for await (const item of walk(crawl)) {
     if (signal?.aborted) return;
@@ -166,7 +161,6 @@ export async function countSkillFolders(root: string, signal?: AbortSignal): Pro
   const crawl: Crawl = {
     opts: { root, sourceId: 'count', maxFileBytes: DEFAULT_MAX_FILE_BYTES, signal },
     rootReal,
-    decoder: new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }),
   };
   let n = 0;
   for await (const item of walk(crawl)) {
@@ -288,9 +282,16 @@ async function* readSkill(
   }
 
   const files: SkillFile[] = [{ path: SKILL_FILE, text: main.text }];
+  let chars = main.text.length;
   for (const entry of entries) {
     if (entry.name === SKILL_FILE || !isMarkdownName(entry.name)) continue;
     const fileRel = joinRel(rel, entry.name);
+    const size = entry.isFile() ? statSizeOrZero(toAbs(crawl, fileRel)) : 0;
+    const over = overSkillLimits(labelOf(crawl, fileRel), files.length, chars, size, crawl.opts.maxFileBytes);
+    if (over) {
+      yield problemOf(crawl, fileRel, ERROR_CODES.FILE_TOO_LARGE, over);
+      continue;
+    }
     if (entry.isSymbolicLink()) {
       const problem = await checkSymlink(crawl, fileRel, false);
       if (problem) yield { ...problem, message: `${problem.message}; the skill is indexed without it` };
@@ -303,6 +304,7 @@ async function* readSkill(
       continue;
     }
     files.push({ path: entry.name, text: sibling.text });
+    chars += sibling.text.length;
   }
 
   yield {
@@ -346,7 +348,11 @@ async function readText(crawl: Crawl, rel: string): Promise<FileRead> {
   let handle: number;
   try {
     // O_NOFOLLOW: the last component is refused if it became a symlink since readdir (not on Windows: 0).
-    handle = openSync(abs, fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0));
+    // O_NONBLOCK: a file swapped for a FIFO after listing must not hang the crawl (fstat then refuses it).
+    handle = openSync(
+      abs,
+      fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0) | (fsConstants.O_NONBLOCK ?? 0),
+    );
   } catch (err) {
     return { ok: false, code: ERROR_CODES.READ_FAILED, message: `cannot open ${label}: ${errMsg(err)}` };
   }
@@ -382,18 +388,15 @@ async function readText(crawl: Crawl, rel: string): Promise<FileRead> {
         message: `${label} is ${bytes.byteLength} bytes, over the ${max}-byte limit (maxFileBytes); not read`,
       };
     }
-    let text: string;
-    try {
-      text = crawl.decoder.decode(bytes);
-    } catch (err) {
+    const decoded = decodeSkillText(bytes);
+    if (!decoded.ok) {
       return {
         ok: false,
         code: ERROR_CODES.READ_FAILED,
-        message: `${label} is not valid UTF-8 (${errMsg(err)}); re-save it as UTF-8`,
+        message: `${label} is not valid UTF-8 (${decoded.reason}); re-save it as UTF-8`,
       };
     }
-    if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-    return { ok: true, text: text.replace(/\r\n/g, '\n') };
+    return decoded;
   } catch (err) {
     return { ok: false, code: ERROR_CODES.READ_FAILED, message: `cannot read ${label}: ${errMsg(err)}` };
   } finally {
@@ -487,13 +490,17 @@ function problemOf(
   return { sourceId: crawl.opts.sourceId, path: rel, code, message, scope };
 }
 
+function statSizeOrZero(abs: string): number {
+  try {
+    return lstatSync(abs).size;
+  } catch {
+    return 0; // readText reports the real problem
+  }
+}
+
 function isCrawledDirName(name: string): boolean {
   if (name === 'node_modules') return false;
   return !name.startsWith('.') || AGENT_DOT_DIRS.has(name);
-}
-
-function isMarkdownName(name: string): boolean {
-  return name.toLowerCase().endsWith('.md') && name.length > 3;
 }
 
 function isInside(rootReal: string, candidate: string): boolean {
@@ -512,11 +519,6 @@ function toAbs(crawl: Crawl, rel: string): string {
 
 function joinRel(rel: string, name: string): string {
   return rel === '.' ? name : `${rel}/${name}`;
-}
-
-/** Code-unit order, not locale order: the same on every machine. */
-function compareNames(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function errMsg(err: unknown): string {

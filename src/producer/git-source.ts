@@ -204,12 +204,15 @@ export function parseGitLocation(location: string): GitRemote {
   if (scp && !/^[A-Za-z]:[\\/]/.test(url)) {
     const host = (scp[1] ?? '').toLowerCase();
     const user = /^([^@/:]+)@/.exec(url)?.[1];
+    // `user:secret@host:repo` is not scp syntax git accepts for ssh, but a pasted credential must not be
+    // shown or stored either way.
+    const secret = /^[^@/:]+:([^@/]+)@/.exec(url)?.[1];
     return {
       fetchUrl: url,
-      displayUrl: url,
+      displayUrl: redactUrl(url),
       cacheKey: normaliseKey(`ssh://${user ? `${user}@` : ''}${host}/${scp[2] ?? ''}`),
       local: false,
-      secrets: [],
+      secrets: secret ? [secret] : [],
     };
   }
 

@@ -189,6 +189,14 @@ export class GitHubClient {
   ): Promise<R> {
     const parsed = this.octokit.request.endpoint.parse(options);
     const url = new URL(parsed.url);
+    // The token goes with every request: never to another origin than the API's, whatever a `Link` header
+    // (or a tampered cached one) points at.
+    if (url.origin !== new URL(this.opts.baseUrl).origin) {
+      throw new GitHubSourceError(
+        `refused a request to ${url.origin}: only ${new URL(this.opts.baseUrl).origin} gets the token`,
+        'response',
+      );
+    }
     const rel = url.pathname.startsWith(this.basePath)
       ? url.pathname.slice(this.basePath.length)
       : url.pathname;

@@ -549,6 +549,10 @@ function normalizeApiUrl(apiUrl: string | undefined): string {
     throw bad('not a URL (expected e.g. https://ghe.example.com/api/v3)');
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw bad('must be an http(s) URL');
+  // The token travels with every request: plain http only to this machine (tests, a local proxy).
+  const loopback =
+    ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname) || url.hostname.startsWith('127.');
+  if (url.protocol === 'http:' && !loopback) throw bad('must be https (the token would travel in clear)');
   if (url.username || url.password) throw bad('must not hold credentials; set GITHUB_TOKEN instead');
   if (url.search || url.hash) throw bad('must not have a query or fragment');
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;

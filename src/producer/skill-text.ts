@@ -31,3 +31,33 @@ export function decodeSkillText(
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   return { ok: true, text: text.replace(/\r\n/g, '\n') };
 }
+
+/**
+ * Limits on one skill as a whole, on top of the per-file cap: a folder with hundreds of 1 MiB siblings (or a
+ * git tree listing one blob hundreds of times) must not grow one body past what the process can hold.
+ * Siblings past a limit are left out of the skill and recorded; the skill itself is still indexed.
+ */
+export const SKILL_LIMITS = {
+  /** SKILL.md plus at most this many sibling `.md` files. */
+  maxFiles: 32,
+  /** Total characters of a skill's files, as a multiple of the per-file byte cap (4 MiB by default). */
+  totalFactor: 4,
+} as const;
+
+/** Why a sibling is left out by {@link SKILL_LIMITS}, or undefined when it fits. */
+export function overSkillLimits(
+  label: string,
+  filesSoFar: number,
+  charsSoFar: number,
+  nextSize: number,
+  maxFileBytes: number,
+): string | undefined {
+  if (filesSoFar >= SKILL_LIMITS.maxFiles) {
+    return `${label} left out: the skill already has ${SKILL_LIMITS.maxFiles} files, the most one skill may have`;
+  }
+  const total = SKILL_LIMITS.totalFactor * maxFileBytes;
+  if (charsSoFar + nextSize > total) {
+    return `${label} left out: with it the skill's files would pass ${total} bytes in total (4 × maxFileBytes)`;
+  }
+  return undefined;
+}

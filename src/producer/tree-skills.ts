@@ -3,7 +3,7 @@ import { contentHash } from '../shared/content-hash.js';
 import { ERROR_CODES, type ErrorCode } from '../shared/errors.js';
 import type { SkillFile } from '../shared/skill-doc.js';
 import type { CrawlContext, CrawlItem, Provenance } from './source.js';
-import { compareNames, decodeSkillText, isMarkdownName, SKILL_FILE } from './skill-text.js';
+import { compareNames, decodeSkillText, isMarkdownName, overSkillLimits, SKILL_FILE } from './skill-text.js';
 
 /** One file of a repository tree, as `git ls-tree` or GitHub's trees API list it. */
 export interface TreeEntry {
@@ -81,13 +81,22 @@ export async function* skillsFromTree(
       continue;
     }
     const read: SkillFile[] = [];
+    let chars = 0;
     let failed = false;
     for (const f of files) {
       const name = baseName(f.path);
       const isMain = name === SKILL_FILE;
+      const over = isMain
+        ? undefined
+        : overSkillLimits(`${sourceId}/${f.path}`, read.length, chars, f.size ?? 0, ctx.maxFileBytes);
+      if (over) {
+        yield { sourceId, path: f.path, scope: 'file', code: ERROR_CODES.FILE_TOO_LARGE, message: over };
+        continue;
+      }
       const got = await readTreeFile(sourceId, f, readBlob, ctx.maxFileBytes);
       if (got.ok) {
         read.push({ path: name, text: got.text });
+        chars += got.text.length;
         continue;
       }
       // A bad SKILL.md rejects the skill; a bad sibling is left out and the skill is still indexed.

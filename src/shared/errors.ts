@@ -11,6 +11,8 @@ export const ERROR_CODES = {
   FRONT_MATTER_NOT_MAPPING: 'E_FRONT_MATTER_NOT_MAPPING',
   /** No non-empty string `description`: nothing to index the skill by. */
   MISSING_DESCRIPTION: 'E_MISSING_DESCRIPTION',
+  /** The parser failed on this skill in an unexpected way (a bug or a pathological input); the run goes on. */
+  UNPARSEABLE: 'E_UNPARSEABLE',
   /** A file is larger than the configured cap. */
   FILE_TOO_LARGE: 'E_FILE_TOO_LARGE',
   /** A file could not be read (permissions, vanished during the crawl, not UTF-8 …). */
