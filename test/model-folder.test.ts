@@ -76,6 +76,22 @@ describe('--model DIR: a Hugging Face-layout ONNX folder', () => {
     r.close();
   });
 
+  it('fails the run, instead of hanging, when the workers cannot load the model', async () => {
+    const dir = join(tmp.dir, 'truncated');
+    writeTinyHfModel(dir, 'mean');
+    writeFileSync(join(dir, 'onnx', 'model.onnx'), 'not an onnx file');
+    const root = join(tmp.dir, 'skills-broken');
+    mkdirSync(join(root, 'a'), { recursive: true });
+    writeFileSync(join(root, 'a', 'SKILL.md'), '---\nname: a\ndescription: convert pdf\n---\n');
+    const db = join(tmp.dir, 'broken.db');
+    await expect(
+      runEmbedded({ sources: [{ root }], db, model: loadModelSpec(dir), threads: 2 }),
+    ).rejects.toThrow();
+    const r = new Database(db, { readonly: true });
+    expect(r.prepare('SELECT status FROM index_runs').pluck().all()).toEqual(['failed']);
+    r.close();
+  }, 60_000);
+
   it('names what is missing from a folder that is not a model', () => {
     expect(() => loadModelSpec(join(tmp.dir, 'nothing'))).toThrow(/does not exist/);
     writeTinyHfModel(join(tmp.dir, 'broken'), 'mean');

@@ -43,8 +43,10 @@ export function triage(item: SkillDoc | SkillUnchanged | CrawlProblem, known: Kn
     return { kind: 'unchanged', id: item.id };
   }
   if (!('files' in item)) {
+    // A skill that could not be read this time (permissions, too large now, not UTF-8) keeps its last good
+    // version, exactly like one that no longer parses: an unreadable file is not a deleted skill.
     const { sourceId, path, code, message } = item;
-    return { kind: 'rejected', error: { sourceId, path, code, message } };
+    return { kind: 'rejected', error: { sourceId, path, code, message }, ...keep(`${sourceId}/${path}`) };
   }
   const before = known.skills.get(item.id);
   if (before && !before.removed && before.contentHash === item.contentHash && before.textHash !== null) {

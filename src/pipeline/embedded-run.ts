@@ -210,6 +210,7 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
       const runSource = sources[i]!;
       const known = writer.knownForSource(spec.id, model.id);
       const wants = globFilter(spec.include, spec.exclude);
+      let partial = false;
       const crawl = source.crawl({
         isUnchanged: (id, statKey) => unchangedByStat(known, id, statKey),
         wants,
@@ -222,7 +223,11 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
         for (;;) {
           const next = await crawl.next();
           if (next.done) {
-            if (!options.signal?.aborted) {
+            if (partial) {
+              runSource.status = 'partial';
+              runSource.error =
+                'some folders could not be read: no tombstones, state not saved (see index_errors)';
+            } else if (!options.signal?.aborted) {
               completed.push({ spec, state: next.value });
               runSource.status = 'completed';
               const commit = next.value?.commit;
@@ -234,6 +239,10 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
           if ('scope' in item && item.scope === 'file') {
             // A sibling file or folder left out: recorded, but no skill was lost, so not counted as one.
             errors.push({ sourceId: item.sourceId, path: item.path, code: item.code, message: item.message });
+            // A folder (or submodule) that could not be read hides the skills below it: the crawl did not see
+            // the whole source, so it must not tombstone what it did not see, nor remember its state.
+            if (!item.path.toLowerCase().endsWith('.md') && item.code !== ERROR_CODES.PATH_ESCAPE)
+              partial = true;
             continue;
           }
           counts.seen++;
@@ -258,6 +267,8 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
           if (pending.length >= batchSize || seen.length + errors.length >= 4 * batchSize) await flush();
         }
       } catch (err) {
+        // Let the source clean up (git's cat-file process, open handles) before the error goes on.
+        await crawl.return(undefined).catch(() => undefined);
         if (!(err instanceof IndexerError) || err.code !== ERROR_CODES.SOURCE_FAILED) throw err;
         // One source failing must not stop the others: record it on the run and go on.
         const message = redactUrl(err.message);

@@ -1,7 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { ModelSpec } from '../model/model-spec.js';
-import { once } from 'node:events';
 import {
   EMBED_WORKER_READY,
   type EmbedResult,
@@ -66,9 +65,8 @@ export class EmbedPool {
     // ORT aborts the whole process if a thread is terminated while its session is still being created,
     // so let threads that are still loading finish first (bounded: a broken thread must not hang shutdown).
     const deadline = Date.now() + 60_000;
-    while (this.ready < this.created && Date.now() < deadline) {
-      await Promise.race([once(this.pool, 'message'), new Promise((r) => setTimeout(r, 50))]);
-    }
+    // Polling the counter the 'message' listener keeps: no extra listeners, nothing that can reject.
+    while (this.ready < this.created && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     await this.pool.close();
   }
 

@@ -14,12 +14,21 @@ import {
 import { createEmbedder } from './embedder.js';
 
 const data = workerData as EmbedWorkerData;
-const embedder = await createEmbedder(loadModelSpec(data.modelDir), { intraOpThreads: data.intraOpThreads });
-// Tell the pool the session is loaded: terminating a thread while ORT is still creating it aborts the process.
+// A model that cannot load (truncated file, wrong graph) must fail every task, not the thread: piscina stops
+// replacing threads that die while starting, and the tasks queued for them would then never settle.
+const loaded = await createEmbedder(loadModelSpec(data.modelDir), {
+  intraOpThreads: data.intraOpThreads,
+}).then(
+  (embedder) => ({ embedder }),
+  (error: unknown) => ({ error }),
+);
+// Tell the pool the session is loaded (or failed): terminating a thread while ORT is still creating its
+// session aborts the whole process.
 parentPort?.postMessage({ [EMBED_WORKER_READY]: true });
 
 export default async function embedTask(task: EmbedTask): Promise<EmbedResult> {
-  const result = await embedder.embed(task.texts);
+  if ('error' in loaded) throw loaded.error;
+  const result = await loaded.embedder.embed(task.texts);
   // Transfer the vectors' buffer to the caller instead of copying it through structured clone.
   const movable = {
     get [transferableSymbol]() {

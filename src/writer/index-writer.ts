@@ -341,6 +341,11 @@ export class IndexWriter {
     state: Record<string, unknown> | undefined,
   ): void {
     const commit = typeof state?.commit === 'string' ? state.commit : null;
+    // The trust label belongs to the source, not to a version of a skill: a re-labelled source re-labels
+    // every skill it has (rows already right are not rewritten).
+    this.db
+      .prepare(`UPDATE skills SET trust = ? WHERE source_id = ? AND trust IS NOT ?`)
+      .run(source.trust ?? null, source.id, source.trust ?? null);
     this.db
       .prepare(
         `INSERT INTO sources (id, kind, location, ref, trust, state, last_commit, last_run, updated_at)
@@ -367,7 +372,17 @@ export class IndexWriter {
    * what it can without waiting on readers (a long-lived reader must never stall the writer).
    */
   checkpoint(): { busy: boolean; walPages: number; checkpointed: number } {
-    const [row] = this.db.pragma('wal_checkpoint(TRUNCATE)') as {
+    // No waiting on readers: with the busy handler on, TRUNCATE would sit out busy_timeout behind any reader
+    // holding an old snapshot before falling back. Try once, immediately.
+    const timeout = this.db.pragma('busy_timeout', { simple: true }) as number;
+    this.db.pragma('busy_timeout = 0');
+    let truncated: unknown[];
+    try {
+      truncated = this.db.pragma('wal_checkpoint(TRUNCATE)') as unknown[];
+    } finally {
+      this.db.pragma(`busy_timeout = ${timeout}`);
+    }
+    const [row] = truncated as {
       busy: number;
       log: number;
       checkpointed: number;
