@@ -581,6 +581,23 @@ describe('git source over git:// (git daemon)', () => {
     ]);
     expect(r.problems[0]?.message).toMatch(/local repository/);
   });
+
+  it('refuses a submodule that points at another host or port than the superproject', async () => {
+    const sup = makeRepo(base, 'elsewhere-super', {
+      'own/SKILL.md': FM('own'),
+      '.gitmodules': `[submodule "y"]\n\tpath = y\n\turl = git://127.0.0.1:1/internal-admin.git\n`,
+    });
+    git(sup.work, 'update-index', '--add', '--cacheinfo', `160000,${'1'.repeat(40)},y`);
+    git(sup.work, 'commit', '--quiet', '--no-verify', '-m', 'foreign submodule');
+    git(sup.work, 'push', '--quiet', 'origin', 'main');
+    const r = await crawl(
+      { id: 's', kind: 'git', location: `git://127.0.0.1:${port}/elsewhere-super.git`, submodules: true },
+      { cacheDir: join(base, 'cache-elsewhere') },
+    );
+    expect(r.docs.map((d) => d.id)).toEqual(['s/own']);
+    expect(r.problems.map((p) => [p.path, p.code])).toEqual([['y', ERROR_CODES.SOURCE_FAILED]]);
+    expect(r.problems[0]?.message).toMatch(/another host than the superproject's \(127\.0\.0\.1:1\)/);
+  });
 });
 
 describe('git source failures', () => {

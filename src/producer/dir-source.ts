@@ -204,7 +204,7 @@ async function* walk(crawl: Crawl): AsyncGenerator<WalkItem> {
               crawl,
               rel,
               ERROR_CODES.PATH_ESCAPE,
-              `folder ${labelOf(crawl, rel)} resolves outside the source root (to ${real}); not followed`,
+              `folder ${labelOf(crawl, rel)} resolves outside the source root; not followed`,
             ),
           };
         }
@@ -365,7 +365,7 @@ async function readText(crawl: Crawl, rel: string): Promise<FileRead> {
         code: inside ? ERROR_CODES.READ_FAILED : ERROR_CODES.PATH_ESCAPE,
         message: inside
           ? `${label} changed into a link during the crawl; not read`
-          : `${label} resolves outside the source root (to ${real}); not read`,
+          : `${label} resolves outside the source root; not read`,
       };
     }
     const info = fstatSync(handle);
@@ -431,7 +431,8 @@ async function checkSymlink(crawl: Crawl, rel: string, onlyDirs: boolean): Promi
     crawl,
     rel,
     ERROR_CODES.PATH_ESCAPE,
-    `${labelOf(crawl, rel)} is a symlink to ${resolved}, outside the source root ${crawl.rootReal}; not followed`,
+    // Where it points is not said: messages land in index_errors and in published snapshots.
+    `${labelOf(crawl, rel)} is a symlink pointing outside the source root; not followed`,
   );
 }
 

@@ -594,6 +594,15 @@ async function collectSubmodules(
       problem(fullPath, `a remote repository may not point at the local repository ${remote.displayUrl}`);
       continue;
     }
+    if (!parent.remote.local && hostOf(remote.cacheKey) !== hostOf(parent.remote.cacheKey)) {
+      // Nor make it connect to other hosts (internal services, a private repository reachable with the
+      // operator's ssh key): submodules are followed on the superproject's own host only.
+      problem(
+        fullPath,
+        `its url points at another host than the superproject's (${hostOf(remote.cacheKey)})`,
+      );
+      continue;
+    }
     const gitDir = cacheDirOf(g.cacheRoot, remote);
     try {
       await withRepoLock(gitDir, async () => {
@@ -700,6 +709,12 @@ export function resolveSubmoduleUrl(base: string, rel: string): string | undefin
   }
   if (r === '..' || r === '.') return undefined;
   return `${prefix}${[...segments, r].join('/')}`;
+}
+
+/** The host and port of a normalised cache key (`scheme://[user@]host[:port]/path`), lower-case, without user. */
+function hostOf(cacheKey: string): string {
+  const authority = /^[a-z][a-z0-9+.-]*:\/\/([^/]*)/i.exec(cacheKey)?.[1] ?? '';
+  return authority.replace(/^.*@/, '').toLowerCase();
 }
 
 /** One lock per cache repository in this process: fetches into one repository take turns. */

@@ -1,17 +1,38 @@
 import { pino, type Logger } from 'pino';
 import pretty from 'pino-pretty';
+import { redactUrl } from './redact.js';
+
+/** Keys whose values are never written, at the top level and two levels down. */
+const SECRET_KEYS = ['password', 'token', 'authorization', 'redisUrl', 'githubToken', 'GITHUB_TOKEN'];
 
 /**
  * The process logger: JSON lines on stderr (stdout is reserved for `--json` output), pretty on a TTY.
- * Level from `LOG_LEVEL` (default `info`). Secrets are redacted by key wherever they appear.
+ * Level from `LOG_LEVEL` (default `info`). Secrets are redacted by key wherever they appear, and errors are
+ * logged with credentials stripped from their message and stack (a git or HTTP error may quote a URL with a
+ * token in it); a child process's raw stderr is never logged.
  */
 export function createLogger(bindings: Record<string, unknown> = {}): Logger {
   const options = {
     level: process.env.LOG_LEVEL ?? 'info',
     base: { pid: process.pid, ...bindings },
     redact: {
-      paths: ['password', 'token', '*.password', '*.token', 'redisUrl', '*.redisUrl'],
+      paths: [
+        ...SECRET_KEYS,
+        ...SECRET_KEYS.map((k) => `*.${k}`),
+        ...SECRET_KEYS.map((k) => `*.*.${k}`),
+        'err.stderr',
+      ],
       censor: '[redacted]',
+    },
+    serializers: {
+      err: (err: Error): Record<string, unknown> => {
+        const out = pino.stdSerializers.err(err) as unknown as Record<string, unknown>;
+        for (const key of ['message', 'stack']) {
+          const value = out[key];
+          if (typeof value === 'string') out[key] = redactUrl(value);
+        }
+        return out;
+      },
     },
   };
   if (process.stderr.isTTY) {
