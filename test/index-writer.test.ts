@@ -1,4 +1,6 @@
 import Database from 'better-sqlite3';
+import { existsSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../src/shared/errors.js';
@@ -171,6 +173,24 @@ describe('IndexWriter', () => {
     const db = new Database(path, { readonly: true });
     expect(db.prepare('SELECT status FROM index_runs WHERE id = ?').pluck().get(crashed)).toBe('interrupted');
     db.close();
+  });
+
+  it('lets only one writer open a database, and takes over the lock of a writer that died', () => {
+    const path = freshDb();
+    const first = IndexWriter.open({ path });
+    expect(() => IndexWriter.open({ path })).toThrow(
+      /another writer holds .* \(pid \d+ on .* since .*\): only one process may write/,
+    );
+    first.close();
+    IndexWriter.open({ path }).close();
+    // A lock left behind by a process that is gone (kill -9) does not block the next run.
+    writeFileSync(
+      `${path}.writer.lock`,
+      JSON.stringify({ pid: 2 ** 22 + 12345, host: hostname(), since: 'then' }),
+    );
+    const next = IndexWriter.open({ path });
+    next.close();
+    expect(existsSync(`${path}.writer.lock`)).toBe(false);
   });
 
   it('refuses a model whose dim differs from the one recorded under its id', () => {

@@ -73,11 +73,13 @@ Exit codes: 0 done, 1 unexpected failure, 2 bad input, 130 interrupted.`,
           'nothing to index: give a source (folder, git URL, github:…) or --sources FILE',
         );
       }
+      // Signals are handled from here on, model build included: a stop asked for while the model builds is
+      // honoured as soon as the run starts (it stops before crawling, and the run is marked interrupted).
+      const controller = new AbortController();
+      const disposeShutdown = onShutdown(log, () => controller.abort());
       const modelDir = flags.model ?? (await ensureDefaultModel({ log: (m) => log.info(m) }));
       const model = loadModelSpec(modelDir);
       const threads = flags.threads ?? cpuBudget();
-      const controller = new AbortController();
-      const disposeShutdown = onShutdown(log, () => controller.abort());
       const progress = createProgress(flags.progress && !flags.json);
       // A cheap pre-walk (names only, no reads) gives the bar a total, hence an ETA.
       let total = 0;

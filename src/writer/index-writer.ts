@@ -5,6 +5,7 @@ import { IndexerError, ERROR_CODES } from '../shared/errors.js';
 import type { RunCounts, SkillRecord, EmbeddingRecord, ErrorRecord, RunSource } from '../shared/records.js';
 import { redactUrl } from '../shared/redact.js';
 import { migrate } from './schema.js';
+import { WriterLock } from './writer-lock.js';
 import { vectorToBlob } from './vector-blob.js';
 
 /** Options of {@link IndexWriter}. */
@@ -63,7 +64,11 @@ export class IndexWriter {
   private readonly db: Database.Database;
   private readonly stmts;
 
-  private constructor(path: string, db: Database.Database) {
+  private constructor(
+    path: string,
+    db: Database.Database,
+    private readonly lock: WriterLock,
+  ) {
     this.path = path;
     this.db = db;
     this.stmts = {
@@ -128,10 +133,12 @@ export class IndexWriter {
   /** Opens (creating and migrating when needed) the database in WAL mode for writing. */
   static open(options: IndexWriterOptions): IndexWriter {
     mkdirSync(dirname(options.path), { recursive: true });
+    const lock = WriterLock.acquire(options.path);
     let db: Database.Database;
     try {
       db = new Database(options.path);
     } catch (cause) {
+      lock.release();
       throw new IndexerError(ERROR_CODES.DATABASE, `cannot open database ${options.path}: ${String(cause)}`, {
         cause,
       });
@@ -155,9 +162,10 @@ export class IndexWriter {
       db.exec('CREATE TEMP TABLE IF NOT EXISTS seen_ids (id TEXT PRIMARY KEY) WITHOUT ROWID');
     } catch (err) {
       db.close();
+      lock.release();
       throw err;
     }
-    return new IndexWriter(options.path, db);
+    return new IndexWriter(options.path, db, lock);
   }
 
   /** Records the model and what text its vectors are made from; a model id keeps its first definition. */
@@ -397,6 +405,9 @@ export class IndexWriter {
   }
 
   close(): void {
-    if (this.db.open) this.db.close();
+    if (this.db.open) {
+      this.db.close();
+      this.lock.release();
+    }
   }
 }
