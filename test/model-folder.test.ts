@@ -33,7 +33,9 @@ describe('--model DIR: a Hugging Face-layout ONNX folder', () => {
       const dir = join(tmp.dir, pooling);
       writeTinyHfModel(dir, pooling);
       const spec = loadModelSpec(dir);
-      expect(spec).toMatchObject({ id: pooling, dim: 4, pooling, normalize: true, maxTokens: 16 });
+      expect(spec).toMatchObject({ dim: 4, pooling, normalize: true, maxTokens: 16 });
+      // The folder name plus a hash of what defines the model: same-named folders never share vectors.
+      expect(spec.id).toMatch(new RegExp(`^${pooling}@[0-9a-f]{12}$`));
       expect(spec.onnxPath).toBe(join(dir, 'onnx', 'model.onnx'));
 
       const embedder = await createEmbedder(spec);
@@ -66,11 +68,12 @@ describe('--model DIR: a Hugging Face-layout ONNX folder', () => {
     }
     const db = join(tmp.dir, 'tiny.db');
     const summary = await runEmbedded({ sources: [{ root }], db, model: loadModelSpec(dir), threads: 1 });
-    expect(summary.model).toEqual({ id: 'pipeline-model', dim: 4 });
+    const id = loadModelSpec(dir).id;
+    expect(summary.model).toEqual({ id, dim: 4 });
     expect(summary.counts).toMatchObject({ seen: 2, indexed: 2, embedded: 2 });
     const r = new Database(db, { readonly: true });
     expect(r.prepare('SELECT DISTINCT model_id, dim FROM skill_embeddings').all()).toEqual([
-      { model_id: 'pipeline-model', dim: 4 },
+      { model_id: id, dim: 4 },
     ]);
     expect(r.prepare('SELECT pooling FROM embedding_models').pluck().get()).toBe('mean');
     r.close();

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureDefaultModel } from '../src/model/default-model.js';
 import { loadModelSpec, type ModelSpec } from '../src/model/model-spec.js';
+import { TEXT_CONFIG } from '../src/model/text-config.js';
 import { runEmbedded } from '../src/pipeline/embedded-run.js';
 import type { CrawlItem, SkillSource, SourceSpec } from '../src/producer/source.js';
 import { contentHash } from '../src/shared/content-hash.js';
@@ -70,5 +71,31 @@ describe('a crawl that could not read everything', () => {
     expect(third.counts.removed).toBe(0);
     expect(third.sources[0]).toMatchObject({ id: 'src', status: 'partial' });
     expect(live(db)).toEqual(['src/a', 'src/b']);
+  });
+
+  it('re-embeds every skill once the text its vectors are made from has changed', async () => {
+    const db = join(tmp.dir, 'reembed.db');
+    const run = () =>
+      runEmbedded({
+        sources: [spec],
+        db,
+        model,
+        threads: 1,
+        createSource: sourceOf([skill('a'), skill('b')]),
+      });
+    await run();
+    expect((await run()).counts).toMatchObject({ unchanged: 2 });
+    // Vectors recorded as made by an older text config (what a TEXT_CONFIG.version bump leaves behind).
+    const w = new Database(db);
+    w.prepare(`UPDATE embedding_models SET text_config = '{"version":0}'`).run();
+    w.close();
+    const again = await run();
+    expect(again.counts).toMatchObject({ seen: 2, unchanged: 0 });
+    const r = new Database(db, { readonly: true });
+    expect(JSON.parse(r.prepare('SELECT text_config FROM embedding_models').pluck().get() as string)).toEqual(
+      JSON.parse(JSON.stringify(TEXT_CONFIG)),
+    );
+    r.close();
+    expect((await run()).counts).toMatchObject({ unchanged: 2 });
   });
 });

@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { IndexerError, ERROR_CODES } from '../shared/errors.js';
@@ -95,17 +96,34 @@ export function loadModelSpec(dirArg: string): ModelSpec {
       throw new IndexerError(ERROR_CODES.MODEL, `${poolingFile}: only mean or CLS pooling is supported`);
     }
   }
+  const onnxPath = findOnnx(dir);
   return {
-    id: basename(dir),
+    id: folderModelId(dir, onnxPath, tokenizerPath),
     dim: config.hidden_size,
     pooling,
     normalize: true,
     maxTokens: Math.min(config.max_position_embeddings ?? 512, 512),
     dir,
-    onnxPath: findOnnx(dir),
+    onnxPath,
     tokenizerPath,
     output: undefined,
   };
+}
+
+/**
+ * The id of a folder without `skillsmith.json`: its name plus a short hash of its config, tokenizer and ONNX
+ * size, so two different models that happen to sit in folders with the same name never share a vector set.
+ * (Hashing the ONNX bytes would cost a read of the whole model in every worker thread; its size and the
+ * config change together with it in practice.)
+ */
+function folderModelId(dir: string, onnxPath: string, tokenizerPath: string): string {
+  const hash = createHash('sha256')
+    .update(readFileSync(join(dir, 'config.json')))
+    .update(readFileSync(tokenizerPath))
+    .update(String(statSync(onnxPath).size))
+    .digest('hex')
+    .slice(0, 12);
+  return `${basename(dir)}@${hash}`;
 }
 
 function findOnnx(dir: string): string {

@@ -9,9 +9,10 @@ import type { KnownSource } from '../writer/index-writer.js';
  * Whether a skill's files need not be read, on its stat key alone: same files' metadata as when it was
  * indexed (and its vector for the model exists), or as when it was last rejected (it would be again).
  */
-export function unchangedByStat(known: KnownSource, id: string, statKey: string): boolean {
+export function unchangedByStat(known: KnownSource, id: string, statKey: string, reembed = false): boolean {
   const before = known.skills.get(id);
-  if (before && !before.removed && before.statKey === statKey && before.textHash !== null) return true;
+  if (!reembed && before && !before.removed && before.statKey === statKey && before.textHash !== null)
+    return true;
   return known.rejections.get(id)?.statKey === statKey;
 }
 
@@ -30,7 +31,12 @@ export type Triage =
  * reject it (recorded with a reason), or index it. Parsing happens only when the content changed, which is
  * what makes an unchanged re-index cheap. Pure: the same stage serves the embedded and distributed modes.
  */
-export function triage(item: SkillDoc | SkillUnchanged | CrawlProblem, known: KnownSource): Triage {
+export function triage(
+  item: SkillDoc | SkillUnchanged | CrawlProblem,
+  known: KnownSource,
+  /** The text each vector is made from changed: no skill counts as unchanged, every text is embedded anew. */
+  reembed = false,
+): Triage {
   const keep = (id: string): { keepId?: string } => {
     const before = known.skills.get(id);
     return before && !before.removed ? { keepId: id } : {};
@@ -49,7 +55,13 @@ export function triage(item: SkillDoc | SkillUnchanged | CrawlProblem, known: Kn
     return { kind: 'rejected', error: { sourceId, path, code, message }, ...keep(`${sourceId}/${path}`) };
   }
   const before = known.skills.get(item.id);
-  if (before && !before.removed && before.contentHash === item.contentHash && before.textHash !== null) {
+  if (
+    !reembed &&
+    before &&
+    !before.removed &&
+    before.contentHash === item.contentHash &&
+    before.textHash !== null
+  ) {
     // Same bytes, new stat key (files touched or copied): remember the new key so the next run skips reading.
     return { kind: 'unchanged', id: item.id, statKey: item.statKey };
   }

@@ -109,7 +109,15 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
   const failedSources: { id: string; message: string }[] = [];
   let runId: number | undefined;
   try {
-    writer.registerModel({ id: model.id, dim: model.dim, pooling: model.pooling, textConfig: TEXT_CONFIG });
+    const { storedTextConfig } = writer.registerModel({
+      id: model.id,
+      dim: model.dim,
+      pooling: model.pooling,
+      textConfig: TEXT_CONFIG,
+    });
+    // The stored vectors were made from other text (TEXT_CONFIG changed): re-embed every skill of this run;
+    // texts already re-embedded by an interrupted earlier attempt are found by their new text hash.
+    const reembed = JSON.stringify(storedTextConfig) !== JSON.stringify(TEXT_CONFIG);
     runId = writer.beginRun({ mode: 'embedded', sources, modelId: model.id });
     const thisRun = runId;
     // The pool (and the model in every thread) is started only when something needs embedding, so an
@@ -212,7 +220,7 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
       const wants = globFilter(spec.include, spec.exclude);
       let partial = false;
       const crawl = source.crawl({
-        isUnchanged: (id, statKey) => unchangedByStat(known, id, statKey),
+        isUnchanged: (id, statKey) => unchangedByStat(known, id, statKey, reembed),
         wants,
         previous: writer.sourceState(spec.id),
         maxFileBytes: options.maxFileBytes ?? 1024 * 1024,
@@ -246,7 +254,7 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
             continue;
           }
           counts.seen++;
-          const t = triage(item, known);
+          const t = triage(item, known, reembed);
           if (t.kind === 'unchanged') {
             counts.unchanged++;
             seen.push({ id: t.id, statKey: t.statKey });
@@ -293,6 +301,9 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
       }
     }
     const status = interrupted ? 'interrupted' : 'completed';
+    // Every source seen to the end was re-embedded: the model's vectors are now all of the new text config.
+    if (reembed && !interrupted && completed.length === specs.length)
+      writer.updateTextConfig(model.id, TEXT_CONFIG);
     writer.finishRun(runId, status, counts, sources);
     writer.checkpoint();
     report();

@@ -169,22 +169,33 @@ export class IndexWriter {
   }
 
   /** Records the model and what text its vectors are made from; a model id keeps its first definition. */
-  registerModel(model: { id: string; dim: number; pooling: string; textConfig: unknown }): void {
+  registerModel(model: { id: string; dim: number; pooling: string; textConfig: unknown }): {
+    /** The text config the stored vectors were made with; differs from the given one after a text change. */
+    storedTextConfig: unknown;
+  } {
     this.db
       .prepare(
         `INSERT INTO embedding_models (model_id, dim, pooling, text_config, created_at) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (model_id) DO NOTHING`,
       )
       .run(model.id, model.dim, model.pooling, JSON.stringify(model.textConfig), nowIso());
-    const row = this.db.prepare('SELECT dim FROM embedding_models WHERE model_id = ?').get(model.id) as {
-      dim: number;
-    };
+    const row = this.db
+      .prepare('SELECT dim, text_config AS textConfig FROM embedding_models WHERE model_id = ?')
+      .get(model.id) as { dim: number; textConfig: string };
     if (row.dim !== model.dim) {
       throw new IndexerError(
         ERROR_CODES.MODEL,
         `model ${model.id} is recorded with dim ${row.dim} in ${this.path} but the loaded model has dim ${model.dim}`,
       );
     }
+    return { storedTextConfig: JSON.parse(row.textConfig) as unknown };
+  }
+
+  /** Records that every vector of a model is now made with `textConfig` (after a complete re-embedding run). */
+  updateTextConfig(modelId: string, textConfig: unknown): void {
+    this.db
+      .prepare('UPDATE embedding_models SET text_config = ? WHERE model_id = ?')
+      .run(JSON.stringify(textConfig), modelId);
   }
 
   /**
