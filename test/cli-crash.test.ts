@@ -38,6 +38,14 @@ describe('skillsmith-index CLI', () => {
     expect(r.stderr.trim().split('\n')[0]).toMatch(/--threads must be an integer ≥ 1 \(got 0\)/);
   });
 
+  it('prints one JSON error object with --json when the command fails', () => {
+    const r = cli(['status', '--db', join(tmp.dir, 'missing.db'), '--json']);
+    expect(r.status).toBe(2);
+    expect(JSON.parse(r.stdout)).toEqual({
+      error: { code: 'E_DATABASE', message: expect.stringMatching(/missing\.db does not exist/) },
+    });
+  });
+
   it('fails clearly on a folder that does not exist', () => {
     const r = cli(['index', join(tmp.dir, 'nope'), '--db', join(tmp.dir, 'nope.db'), '--json']);
     const summary = JSON.parse(r.stdout) as { failedSources: { id: string; message: string }[] };

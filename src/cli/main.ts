@@ -2,6 +2,8 @@
 import { Command, CommanderError } from 'commander';
 import { IndexerError } from '../shared/errors.js';
 import { createLogger } from '../shared/logger.js';
+import { redactUrl } from '../shared/redact.js';
+import { printJson } from './options.js';
 import { registerIndexCommand } from './index-command.js';
 import { registerSearchCommand } from './search-command.js';
 import { registerPublishCommand } from './publish-command.js';
@@ -25,10 +27,17 @@ try {
     // Commander already printed its one-line message (or the help) to stderr.
     process.exit(err.exitCode);
   }
+  // `--json` promises one JSON object on stdout: a failure is one too, so a script never parses nothing.
+  const json = process.argv.includes('--json');
   if (err instanceof IndexerError) {
     process.stderr.write(`skillsmith-index: ${err.message} [${err.code}]\n`);
+    if (json) printJson({ error: { code: err.code, message: err.message } });
     process.exit(2);
   }
   log.error({ err }, 'unexpected failure');
+  if (json)
+    printJson({
+      error: { code: 'E_UNEXPECTED', message: redactUrl(String((err as Error)?.message ?? err)) },
+    });
   process.exit(1);
 }

@@ -150,6 +150,7 @@ export class SkillIndexImpl implements SkillIndex {
            SELECT json_extract(j.value, '$.id') AS source_id, max(r.finished_at) AS finished
              FROM index_runs r, json_each(r.sources) j
             WHERE r.status = 'completed' AND json_valid(r.sources)
+              AND coalesce(json_extract(j.value, '$.status'), 'completed') = 'completed'
             GROUP BY 1)
          SELECT p.source_id AS id, p.skills AS skills, p.removed AS removed,
                 coalesce(runs.finished, p.last_write) AS lastIndexedAt
