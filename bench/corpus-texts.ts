@@ -3,7 +3,7 @@
  * valid skills only, text = skillText(skill), identical texts once.
  */
 import { skillText } from '../src/model/text-config.js';
-import { sourceIdFor } from '../src/pipeline/embedded-run.js';
+import { dirSourceId } from '../src/producer/source-arg.js';
 import { crawlDir } from '../src/producer/dir-source.js';
 import { parseSkill } from '../src/producer/parse-skill.js';
 import type { BenchSource } from './child.js';
@@ -30,7 +30,7 @@ export async function corpusTexts(sources: readonly BenchSource[]): Promise<Corp
   for (const source of sources) {
     for await (const item of crawlDir({
       root: source.root,
-      sourceId: source.id ?? sourceIdFor(source.root),
+      sourceId: source.id ?? dirSourceId(source.root),
     })) {
       if (!('files' in item)) {
         // A left-out sibling file is not a skill; an unreadable SKILL.md is a rejected one. (Nothing else

@@ -7,7 +7,7 @@
 import Database from 'better-sqlite3';
 import { loadModelSpec } from '../src/model/model-spec.js';
 import { skillText } from '../src/model/text-config.js';
-import { sourceIdFor } from '../src/pipeline/embedded-run.js';
+import { dirSourceId } from '../src/producer/source-arg.js';
 import { crawlDir } from '../src/producer/dir-source.js';
 import { parseSkill } from '../src/producer/parse-skill.js';
 import { createEmbedder } from '../src/workers/embedder.js';
@@ -60,7 +60,7 @@ childMain<SequentialInput, SequentialResult>(async (input) => {
   let insertMs = 0;
   const started = performance.now();
   for (const source of input.sources) {
-    const sourceId = source.id ?? sourceIdFor(source.root);
+    const sourceId = source.id ?? dirSourceId(source.root);
     for await (const item of crawlDir({ root: source.root, sourceId })) {
       if (!('files' in item)) {
         // A left-out sibling file is not a skill; an unreadable SKILL.md is a rejected one.

@@ -1,8 +1,9 @@
-import { basename, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { ModelSpec } from '../model/model-spec.js';
 import { TEXT_CONFIG } from '../model/text-config.js';
 import picomatch from 'picomatch';
 import { createSource } from '../producer/create-source.js';
+import { dirSourceId } from '../producer/source-arg.js';
 import type { SkillSource, SourceSpec, SourceState } from '../producer/source.js';
 import { redactUrl } from '../shared/redact.js';
 import { IndexerError, ERROR_CODES } from '../shared/errors.js';
@@ -75,7 +76,7 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
   const started = performance.now();
   const batchSize = options.batchSize ?? 128;
   const specs: SourceSpec[] = options.sources.map((s) =>
-    'root' in s ? { id: s.id ?? sourceIdFor(s.root), kind: 'dir', location: resolve(s.root) } : s,
+    'root' in s ? { id: s.id ?? dirSourceId(s.root), kind: 'dir', location: resolve(s.root) } : s,
   );
   const dup = specs.find((s, i) => specs.findIndex((o) => o.id === s.id) !== i);
   if (dup) {
@@ -326,11 +327,6 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
     await pool?.close();
     writer.close();
   }
-}
-
-/** A folder source's id: its base name, made safe for ids (letters, digits, `._-`). */
-export function sourceIdFor(root: string): string {
-  return basename(resolve(root)).replace(/[^A-Za-z0-9._-]+/g, '-') || 'root';
 }
 
 /**

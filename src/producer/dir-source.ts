@@ -22,7 +22,15 @@ import { contentHash } from '../shared/content-hash.js';
 import { ERROR_CODES, IndexerError } from '../shared/errors.js';
 import type { ErrorCode } from '../shared/errors.js';
 import type { CrawlProblem, SkillDoc, SkillFile, SkillUnchanged } from '../shared/skill-doc.js';
-import { compareNames, decodeSkillText, isMarkdownName, overSkillLimits, SKILL_FILE } from './skill-text.js';
+import {
+  capAndDecode,
+  compareNames,
+  isMarkdownName,
+  overSkillLimits,
+  SKILL_FILE,
+  tooLarge,
+  type FileText,
+} from './skill-text.js';
 
 /** 1 MiB: the largest SKILL.md in the reference corpus is ~145 KB, so this only stops junk. */
 const DEFAULT_MAX_FILE_BYTES = 1024 * 1024;
@@ -92,8 +100,6 @@ interface Crawl {
   /** realpath of the root: every path read must resolve inside it. */
   readonly rootReal: string;
 }
-
-type FileRead = { ok: true; text: string } | { ok: false; code: ErrorCode; message: string };
 
 /**
  * Crawls a local folder for skills: every folder holding a regular file named `SKILL.md` is one skill,
@@ -341,7 +347,7 @@ function statKeyOf(crawl: Crawl, rel: string, entries: readonly Dirent[]): strin
  * Reads and decodes one regular file, refusing symlinks (O_NOFOLLOW), anything resolving outside the root,
  * non-regular files, files over the cap, and invalid UTF-8.
  */
-async function readText(crawl: Crawl, rel: string): Promise<FileRead> {
+async function readText(crawl: Crawl, rel: string): Promise<FileText> {
   const abs = toAbs(crawl, rel);
   const max = crawl.opts.maxFileBytes;
   const label = labelOf(crawl, rel);
@@ -372,31 +378,9 @@ async function readText(crawl: Crawl, rel: string): Promise<FileRead> {
     if (!info.isFile()) {
       return { ok: false, code: ERROR_CODES.READ_FAILED, message: `${label} is not a regular file` };
     }
-    if (info.size > max) {
-      return {
-        ok: false,
-        code: ERROR_CODES.FILE_TOO_LARGE,
-        message: `${label} is ${info.size} bytes, over the ${max}-byte limit (maxFileBytes); not read`,
-      };
-    }
-    const bytes = readFileSync(handle);
-    // The file may have grown between stat and read.
-    if (bytes.byteLength > max) {
-      return {
-        ok: false,
-        code: ERROR_CODES.FILE_TOO_LARGE,
-        message: `${label} is ${bytes.byteLength} bytes, over the ${max}-byte limit (maxFileBytes); not read`,
-      };
-    }
-    const decoded = decodeSkillText(bytes);
-    if (!decoded.ok) {
-      return {
-        ok: false,
-        code: ERROR_CODES.READ_FAILED,
-        message: `${label} is not valid UTF-8 (${decoded.reason}); re-save it as UTF-8`,
-      };
-    }
-    return decoded;
+    if (info.size > max) return tooLarge(label, info.size, max);
+    // Checked again after reading: the file may have grown between stat and read.
+    return capAndDecode(label, readFileSync(handle), max);
   } catch (err) {
     return { ok: false, code: ERROR_CODES.READ_FAILED, message: `cannot read ${label}: ${errMsg(err)}` };
   } finally {

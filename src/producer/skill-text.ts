@@ -1,4 +1,5 @@
 import { TextDecoder } from 'node:util';
+import { ERROR_CODES, type ErrorCode } from '../shared/errors.js';
 
 /** The file that makes a folder a skill. Matched exactly (case-sensitive), as agents do. */
 export const SKILL_FILE = 'SKILL.md';
@@ -60,4 +61,31 @@ export function overSkillLimits(
     return `${label} left out: with it the skill's files would pass ${total} bytes in total (4 × maxFileBytes)`;
   }
   return undefined;
+}
+
+/** The outcome of reading one skill file, the same for every source. */
+export type FileText = { ok: true; text: string } | { ok: false; code: ErrorCode; message: string };
+
+/** A file over the per-file cap: the one message every source gives, before or after reading it. */
+export function tooLarge(label: string, size: number, maxFileBytes: number): FileText {
+  return {
+    ok: false,
+    code: ERROR_CODES.FILE_TOO_LARGE,
+    message: `${label} is ${size} bytes, over the ${maxFileBytes}-byte limit (maxFileBytes); not read`,
+  };
+}
+
+/**
+ * Checks the bytes actually read against the cap (a file may grow between stat and read; a listing may not
+ * give sizes) and decodes them with {@link decodeSkillText}, with the messages every source shares.
+ */
+export function capAndDecode(label: string, bytes: Uint8Array, maxFileBytes: number): FileText {
+  if (bytes.byteLength > maxFileBytes) return tooLarge(label, bytes.byteLength, maxFileBytes);
+  const decoded = decodeSkillText(bytes);
+  if (decoded.ok) return decoded;
+  return {
+    ok: false,
+    code: ERROR_CODES.READ_FAILED,
+    message: `${label} is not valid UTF-8 (${decoded.reason}); re-save it as UTF-8`,
+  };
 }

@@ -7,6 +7,11 @@ export function toSourceId(text: string): string {
   return text.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[-.]+|-+$/g, '') || 'root';
 }
 
+/** A folder source's id: its base name, made safe for ids. One rule for the CLI and the library alike. */
+export function dirSourceId(root: string): string {
+  return toSourceId(basename(resolve(root)));
+}
+
 /**
  * Reads a source given on the command line:
  * - `github:owner/repo[/path][@ref]`, `github:owner`, `github-search:<query>` → GitHub (id `owner__repo`, `owner`);
@@ -33,5 +38,5 @@ export function parseSourceArg(arg: string): SourceSpec {
     );
     return { id: toSourceId(name), kind: 'git', location: arg };
   }
-  return { id: toSourceId(basename(resolve(arg))), kind: 'dir', location: resolve(arg) };
+  return { id: dirSourceId(arg), kind: 'dir', location: resolve(arg) };
 }

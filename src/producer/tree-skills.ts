@@ -1,9 +1,17 @@
 import { createHash } from 'node:crypto';
 import { contentHash } from '../shared/content-hash.js';
-import { ERROR_CODES, type ErrorCode } from '../shared/errors.js';
+import { ERROR_CODES } from '../shared/errors.js';
 import type { SkillFile } from '../shared/skill-doc.js';
 import type { CrawlContext, CrawlItem, Provenance } from './source.js';
-import { compareNames, decodeSkillText, isMarkdownName, overSkillLimits, SKILL_FILE } from './skill-text.js';
+import {
+  capAndDecode,
+  compareNames,
+  isMarkdownName,
+  overSkillLimits,
+  SKILL_FILE,
+  tooLarge,
+  type FileText,
+} from './skill-text.js';
 
 /** One file of a repository tree, as `git ls-tree` or GitHub's trees API list it. */
 export interface TreeEntry {
@@ -131,7 +139,7 @@ async function readTreeFile(
   f: TreeEntry,
   readBlob: (sha: string, path: string) => Promise<Uint8Array>,
   maxFileBytes: number,
-): Promise<{ ok: true; text: string } | { ok: false; code: ErrorCode; message: string }> {
+): Promise<FileText> {
   const label = `${sourceId}/${f.path}`;
   if (f.type !== 'blob') {
     return {
@@ -140,13 +148,8 @@ async function readTreeFile(
       message: `${label} is a ${f.type}, not a regular file; not followed`,
     };
   }
-  const tooLarge = (size: number) => ({
-    ok: false as const,
-    code: ERROR_CODES.FILE_TOO_LARGE,
-    message: `${label} is ${size} bytes, over the ${maxFileBytes}-byte limit (maxFileBytes); not read`,
-  });
   // The listing's size when it has one, so an oversized blob is never fetched; the bytes' size otherwise.
-  if (f.size !== undefined && f.size > maxFileBytes) return tooLarge(f.size);
+  if (f.size !== undefined && f.size > maxFileBytes) return tooLarge(label, f.size, maxFileBytes);
   let bytes: Uint8Array;
   try {
     bytes = await readBlob(f.sha, f.path);
@@ -157,16 +160,7 @@ async function readTreeFile(
       message: `cannot read ${label}: ${(err as Error).message}`,
     };
   }
-  if (bytes.byteLength > maxFileBytes) return tooLarge(bytes.byteLength);
-  const decoded = decodeSkillText(bytes);
-  if (!decoded.ok) {
-    return {
-      ok: false,
-      code: ERROR_CODES.READ_FAILED,
-      message: `${label} is not valid UTF-8 (${decoded.reason}); re-save it as UTF-8`,
-    };
-  }
-  return { ok: true, text: decoded.text };
+  return capAndDecode(label, bytes, maxFileBytes);
 }
 
 function baseName(path: string): string {
