@@ -39,27 +39,42 @@ function quote(term: string): string {
   return `"${term.replace(/"/g, '""')}"`;
 }
 
+/** One searchable word of a query, quoted for FTS5 (`"word"` or `"word"*`); `cjk` when it holds CJK/Hangul. */
+export interface FtsTerm {
+  fts: string;
+  cjk: boolean;
+}
+
+/**
+ * The searchable words of `userText`, each as a valid FTS5 string, deduplicated, stopwords dropped unless
+ * nothing else is left, at most 32. Never throws; [] when there is no word.
+ */
+export function ftsTerms(userText: string): FtsTerm[] {
+  if (typeof userText !== 'string') return [];
+  const text = userText.normalize('NFC').slice(0, MAX_INPUT_CHARS);
+  const seen = new Set<string>();
+  const terms: { word: string; prefix: boolean; cjk: boolean }[] = [];
+  for (const m of text.matchAll(WORD)) {
+    const word = (m[0].endsWith('*') ? m[0].slice(0, -1) : m[0]).toLowerCase();
+    const cjk = CJK.test(word);
+    const prefix = m[1] === '*' || cjk;
+    const key = `${word}${prefix ? '*' : ''}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    terms.push({ word, prefix, cjk });
+  }
+  const meaningful = terms.filter((t) => t.prefix || !STOPWORDS.has(t.word));
+  const chosen = (meaningful.length > 0 ? meaningful : terms).slice(0, MAX_TERMS);
+  return chosen.map((t) => ({ fts: `${quote(t.word)}${t.prefix ? '*' : ''}`, cjk: t.cjk }));
+}
+
 /**
  * The FTS5 MATCH expression for `userText`, or null when it holds no searchable word. Never throws on any
  * string; the result is always valid FTS5 syntax.
  */
 export function toFtsQuery(userText: string): string | null {
-  if (typeof userText !== 'string') return null;
-  const text = userText.normalize('NFC').slice(0, MAX_INPUT_CHARS);
-  const seen = new Set<string>();
-  const terms: { word: string; prefix: boolean }[] = [];
-  for (const m of text.matchAll(WORD)) {
-    const word = (m[0].endsWith('*') ? m[0].slice(0, -1) : m[0]).toLowerCase();
-    const prefix = m[1] === '*' || CJK.test(word);
-    const key = `${word}${prefix ? '*' : ''}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    terms.push({ word, prefix });
-  }
-  const meaningful = terms.filter((t) => t.prefix || !STOPWORDS.has(t.word));
-  const chosen = (meaningful.length > 0 ? meaningful : terms).slice(0, MAX_TERMS);
-  if (chosen.length === 0) return null;
-  return chosen.map((t) => `${quote(t.word)}${t.prefix ? '*' : ''}`).join(' OR ');
+  const terms = ftsTerms(userText);
+  return terms.length === 0 ? null : terms.map((t) => t.fts).join(' OR ');
 }
 
 /**

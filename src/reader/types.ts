@@ -32,7 +32,7 @@ export interface SearchResult {
   source: string;
   /**
    * Higher is better; the scale depends on the mode: `fts` = −BM25 (unbounded), `vector` = cosine similarity
-   * (−1…1), `hybrid` = reciprocal-rank-fusion score (≤ 2/61). Compare scores within one result list only.
+   * (−1…1), `hybrid` = weighted reciprocal-rank-fusion score (small positive numbers). Compare scores within one result list only.
    */
   score: number;
   description: string;
