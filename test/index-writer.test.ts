@@ -142,8 +142,8 @@ describe('IndexWriter', () => {
     });
     const r2 = w.beginRun({ mode: 'embedded', sources: [], modelId: model.id });
     w.writeBatch({ runId: r2, skills: [], embeddings: [], errors: [], seen: [{ id: 'src/a' }] });
-    expect(w.tombstoneUnseen('src')).toBe(1);
-    expect(w.tombstoneUnseen('src')).toBe(0);
+    expect(w.tombstoneUnseen('src', r2)).toBe(1);
+    expect(w.tombstoneUnseen('src', r2)).toBe(0);
     w.close();
     const db = new Database(path, { readonly: true });
     const rows = db.prepare('SELECT id, removed_at IS NOT NULL AS removed FROM skills ORDER BY id').all();

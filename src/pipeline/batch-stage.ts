@@ -1,9 +1,11 @@
 import { skillText, textHash } from '../model/text-config.js';
 import { parseSkill } from '../producer/parse-skill.js';
 import { ERROR_CODES } from '../shared/errors.js';
-import type { ErrorRecord, SkillRecord } from '../shared/records.js';
+import type { ErrorRecord, RunCounts, RunSource, SkillRecord } from '../shared/records.js';
+import { redactUrl } from '../shared/redact.js';
 import type { CrawlProblem, SkillDoc, SkillUnchanged } from '../shared/skill-doc.js';
-import type { KnownSource } from '../writer/index-writer.js';
+import type { KnownSource, SeenSkill } from '../writer/index-writer.js';
+import type { CrawlItem, SourceSpec } from '../producer/source.js';
 
 /**
  * Whether a skill's files need not be read, on its stat key alone: same files' metadata as when it was
@@ -107,4 +109,60 @@ export function triage(
   };
   const text = skillText(s);
   return { kind: 'changed', record, text, textHash: textHash(text) };
+}
+
+/** A skill to index: its row, and the text its vector is made of. */
+export type ChangedSkill = Extract<Triage, { kind: 'changed' }>;
+
+/** Where {@link routeItem} puts what it decided: the lists of the batch being filled, and the run's counts. */
+export interface ItemSink {
+  counts: Pick<RunCounts, 'seen' | 'unchanged' | 'failed' | 'warnings'>;
+  errors: ErrorRecord[];
+  seen: SeenSkill[];
+  changed: (skill: ChangedSkill) => void;
+}
+
+/**
+ * One crawled item through triage into the batch lists — the same in the embedded and distributed modes.
+ * Returns `partial: true` when the item is a folder the crawl could not read: the source was not seen whole,
+ * so it must not be tombstoned nor its state remembered.
+ */
+export function routeItem(
+  item: CrawlItem,
+  spec: SourceSpec,
+  known: KnownSource,
+  reembed: boolean,
+  sink: ItemSink,
+): { partial: boolean } {
+  if ('scope' in item && item.scope === 'file') {
+    // A sibling file or folder left out: recorded, but no skill was lost, so not counted as one.
+    sink.errors.push({ sourceId: item.sourceId, path: item.path, code: item.code, message: item.message });
+    // A folder (or submodule) that could not be read hides the skills below it.
+    return { partial: !item.path.toLowerCase().endsWith('.md') && item.code !== ERROR_CODES.PATH_ESCAPE };
+  }
+  sink.counts.seen++;
+  const t = triage(item, known, reembed);
+  if (t.kind === 'unchanged') {
+    sink.counts.unchanged++;
+    sink.seen.push(t.statKey === undefined ? { id: t.id } : { id: t.id, statKey: t.statKey });
+  } else if (t.kind === 'rejected') {
+    sink.counts.failed++;
+    sink.errors.push(t.error);
+    if (t.keepId) sink.seen.push({ id: t.keepId });
+  } else {
+    t.record.origin = {
+      kind: spec.kind,
+      ...item.provenance,
+      ref: item.provenance?.ref ?? spec.ref,
+      trust: spec.trust,
+    };
+    sink.counts.warnings += t.record.warnings.length > 0 ? 1 : 0;
+    sink.changed(t);
+  }
+  return { partial: false };
+}
+
+/** A source as a run records it: credentials removed from its location. */
+export function runSourceOf(s: SourceSpec): RunSource {
+  return { id: s.id, kind: s.kind, location: redactUrl(s.location), ...(s.ref ? { ref: s.ref } : {}) };
 }

@@ -11,7 +11,7 @@ import type { EmbeddingRecord, ErrorRecord, RunCounts, RunSource, SkillRecord } 
 import { poolShape } from '../workers/cpu-budget.js';
 import { EmbedPool } from '../workers/embed-pool.js';
 import { IndexWriter, type SeenSkill } from '../writer/index-writer.js';
-import { triage, unchangedByStat } from './batch-stage.js';
+import { routeItem, runSourceOf, unchangedByStat } from './batch-stage.js';
 import { EmbedQueue } from './embed-queue.js';
 
 /** Options of {@link runEmbedded}. */
@@ -87,12 +87,7 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
   }
   // Created up front, so a malformed location fails before anything is written.
   const sourceObjects = specs.map((spec) => (options.createSource ?? createSource)(spec));
-  const sources: RunSource[] = specs.map((s) => ({
-    id: s.id,
-    kind: s.kind,
-    location: redactUrl(s.location),
-    ...(s.ref ? { ref: s.ref } : {}),
-  }));
+  const sources: RunSource[] = specs.map(runSourceOf);
   const { model } = options;
   const writer = IndexWriter.open({ path: options.db });
   let pool: EmbedPool | undefined;
@@ -244,35 +239,13 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
             } else runSource.status = 'interrupted';
             break;
           }
-          const item = next.value;
-          if ('scope' in item && item.scope === 'file') {
-            // A sibling file or folder left out: recorded, but no skill was lost, so not counted as one.
-            errors.push({ sourceId: item.sourceId, path: item.path, code: item.code, message: item.message });
-            // A folder (or submodule) that could not be read hides the skills below it: the crawl did not see
-            // the whole source, so it must not tombstone what it did not see, nor remember its state.
-            if (!item.path.toLowerCase().endsWith('.md') && item.code !== ERROR_CODES.PATH_ESCAPE)
-              partial = true;
-            continue;
-          }
-          counts.seen++;
-          const t = triage(item, known, reembed);
-          if (t.kind === 'unchanged') {
-            counts.unchanged++;
-            seen.push({ id: t.id, statKey: t.statKey });
-          } else if (t.kind === 'rejected') {
-            counts.failed++;
-            errors.push(t.error);
-            if (t.keepId) seen.push({ id: t.keepId });
-          } else {
-            t.record.origin = {
-              kind: spec.kind,
-              ...item.provenance,
-              ref: item.provenance?.ref ?? spec.ref,
-              trust: spec.trust,
-            };
-            counts.warnings += t.record.warnings.length > 0 ? 1 : 0;
-            pending.push(t);
-          }
+          const routed = routeItem(next.value, spec, known, reembed, {
+            counts,
+            errors,
+            seen,
+            changed: (t) => pending.push(t),
+          });
+          if (routed.partial) partial = true;
           if (pending.length >= batchSize || seen.length + errors.length >= 4 * batchSize) await flush();
         }
       } catch (err) {
@@ -297,7 +270,7 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
     // The same goes for what a source remembers (its commit, ETags): saved only once its skills are written.
     if (!interrupted) {
       for (const { spec, state } of completed) {
-        counts.removed += writer.tombstoneUnseen(spec.id);
+        counts.removed += writer.tombstoneUnseen(spec.id, runId);
         writer.saveSource(runId, spec, state);
       }
     }

@@ -27,6 +27,12 @@ export const ERROR_CODES = {
   MODEL: 'E_MODEL',
   /** The database has a schema this version does not know, or cannot be opened. */
   DATABASE: 'E_DATABASE',
+  /** Redis cannot be reached, refused the credentials, or is configured so that jobs could be lost. */
+  REDIS: 'E_REDIS',
+  /** The same work is already queued or running (a second backfill of a source, a second writer). */
+  ALREADY_RUNNING: 'E_ALREADY_RUNNING',
+  /** A distributed job whose input can never succeed (malformed payload, unknown run): not retried. */
+  BAD_JOB: 'E_BAD_JOB',
 } as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];

@@ -50,6 +50,11 @@ export interface WriteBatch {
    * for tombstoning, and `stat_key` is updated when given (same content, touched files).
    */
   seen: readonly SeenSkill[];
+  /**
+   * Distributed runs: the batch's key. A batch whose key is already recorded for the run is skipped whole,
+   * and the key is recorded in the same transaction as the rows (exactly-once effect).
+   */
+  key?: { key: string; attempt: number; sourceId: string; embedded: number } | undefined;
 }
 
 const nowIso = (): string => new Date().toISOString();
@@ -105,7 +110,16 @@ export class IndexWriter {
         `INSERT OR IGNORE INTO index_errors (run_id, source_id, path, code, message, line, stat_key, created_at)
          VALUES (@runId, @sourceId, @path, @code, @message, @line, @statKey, @now)`,
       ),
-      markSeen: db.prepare<[string]>(`INSERT OR IGNORE INTO temp.seen_ids (id) VALUES (?)`),
+      markSeen: db.prepare<[number, string]>(
+        `INSERT OR IGNORE INTO run_seen (run_id, skill_id) VALUES (?, ?)`,
+      ),
+      batchWritten: db
+        .prepare<[number, string]>(`SELECT 1 FROM run_batches WHERE run_id = ? AND batch_key = ?`)
+        .pluck(),
+      insertBatch: db.prepare(
+        `INSERT INTO run_batches (run_id, batch_key, attempt, source_id, kind, changed, embedded, removed, written_at)
+         VALUES (@runId, @key, @attempt, @sourceId, @kind, @changed, @embedded, @removed, @now)`,
+      ),
       updateStatKey: db.prepare<[string, string]>(
         `UPDATE skills SET stat_key = ? WHERE id = ? AND stat_key IS NOT ?1`,
       ),
@@ -123,9 +137,9 @@ export class IndexWriter {
           WHERE id IN (SELECT max(id) FROM index_errors WHERE source_id = ? GROUP BY path)
             AND source_id = ? AND stat_key IS NOT NULL`,
       ),
-      tombstone: db.prepare<[string, string]>(
+      tombstone: db.prepare<[string, string, number]>(
         `UPDATE skills SET removed_at = ? WHERE source_id = ? AND removed_at IS NULL
-           AND id NOT IN (SELECT id FROM temp.seen_ids)`,
+           AND id NOT IN (SELECT skill_id FROM run_seen WHERE run_id = ?)`,
       ),
     };
   }
@@ -159,7 +173,6 @@ export class IndexWriter {
       migrate(db);
       // Ids seen by the current run, for tombstoning. Per connection and never persisted: a crashed run
       // applies no tombstones, which is right, since it did not see its sources to the end.
-      db.exec('CREATE TEMP TABLE IF NOT EXISTS seen_ids (id TEXT PRIMARY KEY) WITHOUT ROWID');
     } catch (err) {
       db.close();
       lock.release();
@@ -209,10 +222,16 @@ export class IndexWriter {
   }): number {
     return this.db
       .transaction(() => {
-        this.db.exec('DELETE FROM temp.seen_ids');
+        // Only embedded runs: a distributed run belongs to the `write` process, which may be stopped while its
+        // batches wait in Redis, and resumes when it restarts.
         this.db
-          .prepare(`UPDATE index_runs SET status = 'interrupted', finished_at = ? WHERE status = 'running'`)
+          .prepare(
+            `UPDATE index_runs SET status = 'interrupted', finished_at = ? WHERE status = 'running' AND mode = 'embedded'`,
+          )
           .run(nowIso());
+        this.db.exec(
+          `DELETE FROM run_seen WHERE run_id NOT IN (SELECT id FROM index_runs WHERE status = 'running')`,
+        );
         const info = this.db
           .prepare(
             `INSERT INTO index_runs (mode, sources, model_id, started_at, status) VALUES (?, ?, ?, ?, 'running')`,
@@ -229,10 +248,13 @@ export class IndexWriter {
   }
 
   /** Writes one batch in one transaction; returns how many skill rows actually changed. */
-  writeBatch(batch: WriteBatch): { changed: number } {
+  writeBatch(batch: WriteBatch): { changed: number; duplicate?: boolean } {
     const now = nowIso();
     return this.db
       .transaction(() => {
+        const key = batch.key;
+        // A redelivered batch (worker or writer crashed after the commit, before the ack): already written.
+        if (key && this.stmts.batchWritten.get(batch.runId, key.key)) return { changed: 0, duplicate: true };
         let changed = 0;
         for (const s of batch.skills) {
           changed += this.stmts.upsertSkill.run({
@@ -277,10 +299,23 @@ export class IndexWriter {
             now,
           });
         }
-        for (const s of batch.skills) this.stmts.markSeen.run(s.id);
+        for (const s of batch.skills) this.stmts.markSeen.run(batch.runId, s.id);
         for (const s of batch.seen) {
-          this.stmts.markSeen.run(s.id);
+          this.stmts.markSeen.run(batch.runId, s.id);
           if (s.statKey !== undefined) this.stmts.updateStatKey.run(s.statKey, s.id);
+        }
+        if (key) {
+          this.stmts.insertBatch.run({
+            runId: batch.runId,
+            key: key.key,
+            attempt: key.attempt,
+            sourceId: key.sourceId,
+            kind: 'batch',
+            changed,
+            embedded: key.embedded,
+            removed: 0,
+            now,
+          });
         }
         return { changed };
       })
@@ -291,8 +326,131 @@ export class IndexWriter {
    * Tombstones the skills of a source that this run did not see. Call it only after the source was crawled
    * to the end and every one of its batches is written, or live skills would be marked removed.
    */
-  tombstoneUnseen(sourceId: string): number {
-    return this.db.transaction(() => this.stmts.tombstone.run(nowIso(), sourceId).changes).immediate();
+  tombstoneUnseen(sourceId: string, runId: number): number {
+    return this.db.transaction(() => this.stmts.tombstone.run(nowIso(), sourceId, runId).changes).immediate();
+  }
+
+  /**
+   * Starts — or finds again — the distributed run named `runKey`. The producer may say it more than once (a
+   * retried crawl job, a redelivered message); the run is created once. Other running runs are left alone:
+   * several distributed runs (of different sources) may be in flight at once.
+   */
+  beginKeyedRun(run: { runKey: string; sources: readonly RunSource[]; modelId: string }): number {
+    return this.db
+      .transaction(() => {
+        const existing = this.runIdByKey(run.runKey);
+        if (existing !== undefined) return existing;
+        const info = this.db
+          .prepare(
+            `INSERT INTO index_runs (mode, sources, model_id, started_at, status, run_key)
+             VALUES ('distributed', ?, ?, ?, 'running', ?)`,
+          )
+          .run(JSON.stringify(run.sources), run.modelId, nowIso(), run.runKey);
+        return Number(info.lastInsertRowid);
+      })
+      .immediate();
+  }
+
+  /** Every source the database knows, as last saved (credentials were removed before saving). */
+  listSources(): {
+    id: string;
+    kind: 'dir' | 'git' | 'github';
+    location: string;
+    ref: string | null;
+    trust: string | null;
+  }[] {
+    return this.db.prepare('SELECT id, kind, location, ref, trust FROM sources ORDER BY id').all() as {
+      id: string;
+      kind: 'dir' | 'git' | 'github';
+      location: string;
+      ref: string | null;
+      trust: string | null;
+    }[];
+  }
+
+  /** A run's model id. */
+  runModel(runId: number): string | undefined {
+    return this.db.prepare('SELECT model_id FROM index_runs WHERE id = ?').pluck().get(runId) as
+      string | undefined;
+  }
+
+  /** The id of the run named `runKey`, if the writer was told of it. */
+  runIdByKey(runKey: string): number | undefined {
+    return this.db.prepare('SELECT id FROM index_runs WHERE run_key = ?').pluck().get(runKey) as
+      number | undefined;
+  }
+
+  /** A run's status and counts as stored. */
+  runRow(runId: number): { status: string; sources: string } | undefined {
+    return this.db.prepare('SELECT status, sources FROM index_runs WHERE id = ?').get(runId) as
+      { status: string; sources: string } | undefined;
+  }
+
+  /** How many batches of one attempt at one source of a run are written. */
+  batchesWritten(runId: number, attempt: number, sourceId: string): number {
+    return this.db
+      .prepare(
+        `SELECT count(*) FROM run_batches WHERE run_id = ? AND attempt = ? AND source_id = ? AND kind = 'batch'`,
+      )
+      .pluck()
+      .get(runId, attempt, sourceId) as number;
+  }
+
+  /** Source ids of a run's attempt whose completion is written. */
+  sourcesDone(runId: number, attempt: number): string[] {
+    return this.db
+      .prepare(`SELECT source_id FROM run_batches WHERE run_id = ? AND attempt = ? AND kind = 'source-done'`)
+      .pluck()
+      .all(runId, attempt) as string[];
+  }
+
+  /** What the workers and the writer did for a run, over all its batches: the counts only they know. */
+  runTotals(runId: number): { indexed: number; embedded: number; removed: number; batches: number } {
+    return this.db
+      .prepare(
+        `SELECT coalesce(sum(changed), 0) AS indexed, coalesce(sum(embedded), 0) AS embedded,
+                coalesce(sum(removed), 0) AS removed, count(*) FILTER (WHERE kind = 'batch') AS batches
+           FROM run_batches WHERE run_id = ?`,
+      )
+      .get(runId) as { indexed: number; embedded: number; removed: number; batches: number };
+  }
+
+  /**
+   * Closes one source of a distributed run, once: tombstones what the run did not see and saves what the
+   * source remembers (both only when the crawl completed), and notes it done — all in one transaction, so a
+   * redelivered completion changes nothing. Returns how many skills were tombstoned.
+   */
+  completeSource(args: {
+    runId: number;
+    key: string;
+    attempt: number;
+    source: Parameters<IndexWriter['saveSource']>[1];
+    /** The crawl went to the end: tombstone and save state. Otherwise only note it done. */
+    complete: boolean;
+    state: Record<string, unknown> | undefined;
+  }): { removed: number; duplicate: boolean } {
+    return this.db
+      .transaction(() => {
+        if (this.stmts.batchWritten.get(args.runId, args.key)) return { removed: 0, duplicate: true };
+        let removed = 0;
+        if (args.complete) {
+          removed = this.stmts.tombstone.run(nowIso(), args.source.id, args.runId).changes;
+          this.saveSource(args.runId, args.source, args.state);
+        }
+        this.stmts.insertBatch.run({
+          runId: args.runId,
+          key: args.key,
+          attempt: args.attempt,
+          sourceId: args.source.id,
+          kind: 'source-done',
+          changed: 0,
+          embedded: 0,
+          removed,
+          now: nowIso(),
+        });
+        return { removed, duplicate: false };
+      })
+      .immediate();
   }
 
   /**
@@ -335,6 +493,8 @@ export class IndexWriter {
          WHERE id = @runId`,
       )
       .run({ ...counts, status, runId, now: nowIso(), sources: sources ? JSON.stringify(sources) : null });
+    // What the run saw matters only while it runs (tombstones).
+    this.db.prepare('DELETE FROM run_seen WHERE run_id = ?').run(runId);
   }
 
   /** What a source remembered after its last complete crawl (commit, ETags), or undefined. */

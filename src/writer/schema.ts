@@ -123,6 +123,34 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX index_errors_run ON index_errors(run_id);
   CREATE INDEX index_errors_source ON index_errors(source_id, path);
   `,
+  /* v2: distributed runs — a run survives a writer restart, and every batch is written exactly once. */ `
+  -- The distributed producer names its run; the writer maps that key to the row, however often it is told.
+  ALTER TABLE index_runs ADD COLUMN run_key TEXT;
+  CREATE UNIQUE INDEX index_runs_key ON index_runs(run_key) WHERE run_key IS NOT NULL;
+
+  -- Skills a running run has seen, for tombstoning. Persistent (it was a temp table): a writer that restarts
+  -- mid-run must still know what the run saw. Rows are deleted when their run ends.
+  CREATE TABLE run_seen (
+    run_id   INTEGER NOT NULL,
+    skill_id TEXT NOT NULL,
+    PRIMARY KEY (run_id, skill_id)
+  ) WITHOUT ROWID;
+
+  -- Batches (and source completions) a distributed run has written, in the same transaction as their rows:
+  -- a redelivered job finds its key here and changes nothing, so at-least-once delivery writes exactly once.
+  CREATE TABLE run_batches (
+    run_id     INTEGER NOT NULL,
+    batch_key  TEXT NOT NULL,                 -- 'a<attempt>/<source>/<n>' or 'a<attempt>/<source>/done'
+    attempt    INTEGER NOT NULL,
+    source_id  TEXT NOT NULL,
+    kind       TEXT NOT NULL,                 -- 'batch' | 'source-done'
+    changed    INTEGER NOT NULL DEFAULT 0,    -- skill rows that changed
+    embedded   INTEGER NOT NULL DEFAULT 0,    -- texts the workers embedded for it
+    removed    INTEGER NOT NULL DEFAULT 0,    -- skills tombstoned (source-done)
+    written_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, batch_key)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** The schema version this build writes and understands. */

@@ -1,11 +1,14 @@
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { ERROR_CODES, IndexerError } from '../shared/errors.js';
+import { holderAlive, PROCESS_INSTANCE } from '../shared/process-instance.js';
 
 interface LockInfo {
   pid: number;
   host: string;
   since: string;
+  /** See PROCESS_INSTANCE: tells a restarted container's new writer from its dead predecessor of the same pid. */
+  instance?: string;
 }
 
 /**
@@ -24,7 +27,12 @@ export class WriterLock {
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         const fd = openSync(file, 'wx', 0o644);
-        const info: LockInfo = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
+        const info: LockInfo = {
+          pid: process.pid,
+          host: hostname(),
+          since: new Date().toISOString(),
+          instance: PROCESS_INSTANCE,
+        };
         writeSync(fd, JSON.stringify(info));
         closeSync(fd);
         return new WriterLock(file);
@@ -37,7 +45,7 @@ export class WriterLock {
         }
       }
       const holder = readLock(file);
-      if (holder && (holder.host !== hostname() || isAlive(holder.pid))) {
+      if (holder && (holder.host !== hostname() || holderAlive(holder.pid, holder.instance))) {
         throw new IndexerError(
           ERROR_CODES.DATABASE,
           `another writer holds ${dbPath} (pid ${holder.pid} on ${holder.host} since ${holder.since}): ` +
@@ -65,15 +73,4 @@ function readLock(file: string): LockInfo | undefined {
     /* missing or half-written */
   }
   return undefined;
-}
-
-function isAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists but belongs to another user; still alive.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
