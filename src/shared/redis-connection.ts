@@ -1,0 +1,99 @@
+import type { RedisOptions as BullRedisOptions } from 'bullmq';
+import { Redis } from 'ioredis';
+import { IndexerError, ERROR_CODES } from './errors.js';
+import { redactUrl } from './redact.js';
+
+/** How a role reaches Redis: the URL (`redis://` or `rediss://`, may carry a password) and the key prefix. */
+export interface RedisTarget {
+  url: string;
+  prefix: string;
+}
+
+/** Validates a Redis URL from a flag or `REDIS_URL`; the message never quotes the password. */
+export function parseRedisUrl(value: string, from = '--redis'): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new IndexerError(ERROR_CODES.BAD_OPTION, `${from} is not a URL (got ${redactUrl(value)})`);
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    throw new IndexerError(
+      ERROR_CODES.BAD_OPTION,
+      `${from} must be a redis:// or rediss:// URL (got ${redactUrl(value)})`,
+    );
+  }
+  return value;
+}
+
+/** The URL with its password masked, for logs and messages. */
+export function describeRedis(url: string): string {
+  return redactUrl(url);
+}
+
+/**
+ * ioredis options for BullMQ: `maxRetriesPerRequest: null` is what BullMQ requires of workers' blocking
+ * connections. Reconnects back off to 5 s: a Redis restart (AOF on) is survived without a storm.
+ */
+export function bullConnection(url: string): BullRedisOptions & { url: string } {
+  return {
+    url,
+    maxRetriesPerRequest: null,
+    retryStrategy: (times: number) => Math.min(200 * 2 ** times, 5000),
+  };
+}
+
+/** What {@link checkRedis} found. */
+export interface RedisHealth {
+  version: string;
+  maxmemoryPolicy: string;
+  /** Present when the configuration can lose jobs: say it loudly. */
+  warning?: string;
+}
+
+/**
+ * Checks Redis once at start: reachable (a few quick attempts, then a clear failure instead of BullMQ's
+ * endless silent reconnects), credentials accepted, and `maxmemory-policy` is `noeviction` (any other policy
+ * lets Redis evict job keys under memory pressure: jobs silently vanish).
+ */
+export async function checkRedis(url: string, timeoutMs = 5000): Promise<RedisHealth> {
+  const client = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    connectTimeout: timeoutMs,
+    enableOfflineQueue: false,
+    retryStrategy: (times) => (times > 3 ? null : 200 * times),
+  });
+  // An unreachable server emits 'error' events; they are reported through the thrown error below.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.ping();
+    const info = await client.info('server');
+    const version = /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
+    let policy = 'unknown';
+    try {
+      const reply = (await client.config('GET', 'maxmemory-policy')) as string[];
+      policy = reply[1] ?? 'unknown';
+    } catch {
+      // Managed Redis services often disable CONFIG; INFO memory carries the policy too.
+      const mem = await client.info('memory');
+      policy = /maxmemory_policy:(\S+)/.exec(mem)?.[1] ?? 'unknown';
+    }
+    const health: RedisHealth = { version, maxmemoryPolicy: policy };
+    if (policy !== 'noeviction') {
+      health.warning =
+        `Redis maxmemory-policy is "${policy}", not "noeviction": under memory pressure Redis may evict queued ` +
+        `jobs and they are lost. Set "maxmemory-policy noeviction" (see ops/redis.conf).`;
+    }
+    return health;
+  } catch (err) {
+    throw new IndexerError(
+      ERROR_CODES.REDIS,
+      `cannot reach Redis at ${describeRedis(url)}: ${redactUrl((err as Error).message)}`,
+      { cause: err },
+    );
+  } finally {
+    client.disconnect();
+  }
+}
