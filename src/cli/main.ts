@@ -8,6 +8,12 @@ import { registerIndexCommand } from './index-command.js';
 import { registerSearchCommand } from './search-command.js';
 import { registerPublishCommand } from './publish-command.js';
 import { registerStatusCommand } from './status-command.js';
+import { registerProduceCommand } from './produce-command.js';
+import { registerWorkCommand, registerWriteCommand } from './role-commands.js';
+import { registerDashboardCommand } from './dashboard-command.js';
+import { registerScheduleCommand } from './schedule-command.js';
+import { registerBackfillCommand } from './backfill-command.js';
+import { registerFailedCommand } from './failed-command.js';
 
 const log = createLogger();
 const program = new Command('skillsmith-index')
@@ -19,6 +25,13 @@ registerIndexCommand(program, log);
 registerSearchCommand(program);
 registerPublishCommand(program);
 registerStatusCommand(program);
+registerProduceCommand(program, log);
+registerWorkCommand(program, log);
+registerWriteCommand(program, log);
+registerScheduleCommand(program, log);
+registerBackfillCommand(program, log);
+registerFailedCommand(program);
+registerDashboardCommand(program, log);
 
 try {
   await program.parseAsync(process.argv);

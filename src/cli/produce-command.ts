@@ -1,0 +1,175 @@
+import { randomBytes } from 'node:crypto';
+import type { Command } from 'commander';
+import type { Logger } from 'pino';
+import { crawlDistributed, type DistributedCrawlResult } from '../distributed/distributed-crawl.js';
+import { PipelineQueues } from '../distributed/pipeline-queues.js';
+import { startProducerRole } from '../distributed/producer-role.js';
+import { ensureDefaultModel } from '../model/default-model.js';
+import { loadModelSpec } from '../model/model-spec.js';
+import { parseSourceArg } from '../producer/source-arg.js';
+import { loadSourcesFile } from '../producer/sources-file.js';
+import type { SourceSpec } from '../producer/source.js';
+import { IndexerError, ERROR_CODES } from '../shared/errors.js';
+import { createMetrics, trackQueueDepth } from '../shared/metrics.js';
+import { intFlag, printJson } from './options.js';
+import {
+  checkRedisAtStart,
+  metricsPort,
+  redisTarget,
+  withMetricsOption,
+  withRedisOptions,
+  type RedisFlags,
+} from './redis-flags.js';
+import { serveRole } from './serve-role.js';
+import { onShutdown } from './shutdown.js';
+
+interface ProduceFlags extends RedisFlags {
+  sources?: string;
+  serve?: boolean;
+  model?: string;
+  reembed?: boolean;
+  wait: boolean;
+  json?: boolean;
+  batchSize: number;
+  maxFileBytes: number;
+  metricsPort?: number;
+  graceMs: number;
+}
+
+/** Sources from the arguments and `--sources FILE`. */
+export function sourcesFromArgs(args: string[], file: string | undefined): SourceSpec[] {
+  return [...(file ? loadSourcesFile(file) : []), ...args.map(parseSourceArg)];
+}
+
+/** A new run key: sortable by time, unique, no `:` (BullMQ job ids are made of it). */
+export function newRunKey(prefix: string): string {
+  const t = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
+  return `${prefix}-${t}-${randomBytes(3).toString('hex')}`;
+}
+
+/** `skillsmith-index produce`: crawl and enqueue now, or serve schedules and backfills (`--serve`). */
+export function registerProduceCommand(program: Command, log: Logger): void {
+  const cmd = program
+    .command('produce')
+    .description(
+      'distributed mode: crawl sources and enqueue embed batches (or --serve schedules and backfills)',
+    )
+    .argument('[source...]', 'folders, git URLs or github:owner/repo, as for `index`')
+    .option('--sources <file>', 'a sources file listing the sources to crawl')
+    .option('--serve', 'long-running: serve the crawl queue (job schedulers and backfills)')
+    .option('--model <dir>', 'model folder to embed with (same path on every worker; default: built-in)')
+    .option('--reembed', 're-embed every skill, even unchanged ones')
+    .option('--no-wait', 'exit once every batch is queued, without waiting for the writer')
+    .option('--json', 'print the run summary as one JSON object on stdout')
+    .option('--batch-size <n>', 'skills per embed job', intFlag('batch-size', 1), 32)
+    .option('--max-file-bytes <n>', 'skip files larger than this', intFlag('max-file-bytes', 1), 1024 * 1024)
+    .option(
+      '--grace-ms <n>',
+      '--serve: on SIGTERM, how long the crawl in hand may take',
+      intFlag('grace-ms', 0),
+      60_000,
+    );
+  withRedisOptions(cmd);
+  withMetricsOption(cmd).addHelpText(
+    'after',
+    `
+Without --serve, crawls the given sources now as one run and (unless --no-wait) waits until the writer has
+written it, then prints the summary. Unchanged skills enqueue no embed work. A source already being indexed
+by another run is refused.
+
+Examples:
+  skillsmith-index produce ./skills --redis redis://127.0.0.1:6379
+  skillsmith-index produce --serve --redis redis://redis:6379 --metrics-port 9464`,
+  );
+  cmd.action(async (args: string[], flags: ProduceFlags) => {
+    const target = redisTarget(flags);
+    if (flags.serve) {
+      if (args.length > 0 || flags.sources) {
+        throw new IndexerError(
+          ERROR_CODES.BAD_OPTION,
+          '--serve takes no sources: use `schedule set` or `backfill`',
+        );
+      }
+      const port = metricsPort(flags.metricsPort);
+      await checkRedisAtStart(target, log);
+      const metrics = createMetrics('producer');
+      let modelDir: Promise<string> | undefined;
+      const role = await startProducerRole({
+        target,
+        log,
+        maxFileBytes: flags.maxFileBytes,
+        defaultModelDir: () => (modelDir ??= ensureDefaultModel({ log: (m) => log.info(m) })),
+        onJob: (e) => {
+          if (e.ok) metrics.jobsProcessed.inc({ queue: 'crawl' });
+          else metrics.jobsFailed.inc({ queue: 'crawl' });
+          metrics.batchSeconds.observe({ queue: 'crawl' }, e.ms / 1000);
+        },
+      });
+      const queues = new PipelineQueues(target);
+      trackQueueDepth(metrics, queues.all());
+      await serveRole({ log, role, metrics, port, graceMs: flags.graceMs });
+      await queues.close();
+      return;
+    }
+    const specs = sourcesFromArgs(args, flags.sources);
+    if (specs.length === 0) {
+      throw new IndexerError(
+        ERROR_CODES.BAD_OPTION,
+        'nothing to produce: give a source or --sources FILE (or --serve)',
+      );
+    }
+    await checkRedisAtStart(target, log);
+    const controller = new AbortController();
+    const dispose = onShutdown(log, () => controller.abort());
+    const modelDir = flags.model ?? (await ensureDefaultModel({ log: (m) => log.info(m) }));
+    const model = loadModelSpec(modelDir);
+    const queues = new PipelineQueues(target);
+    let result: DistributedCrawlResult;
+    try {
+      result = await crawlDistributed({
+        queues,
+        log,
+        runKey: newRunKey('produce'),
+        sources: specs,
+        model,
+        modelDir: flags.model,
+        reembed: flags.reembed === true,
+        batchSize: flags.batchSize,
+        maxFileBytes: flags.maxFileBytes,
+        signal: controller.signal,
+        wait: flags.wait,
+      });
+    } finally {
+      dispose();
+      await queues.close();
+    }
+    if (flags.json) printJson(result);
+    else printCrawlSummary(result);
+    if (result.status === 'interrupted') process.exitCode = 130;
+    else if (result.summary && result.summary.status !== 'completed') process.exitCode = 1;
+  });
+}
+
+/** The human summary of a distributed run, on stderr. */
+export function printCrawlSummary(r: DistributedCrawlResult): void {
+  const lines = [`run ${r.runKey} (id ${r.runId}): crawl ${r.status}, ${r.batches} batches queued`];
+  const c = r.summary?.counts;
+  if (r.summary && c) {
+    lines.push(
+      `  written   ${r.summary.status}`,
+      `  seen      ${c.seen} skills`,
+      `  indexed   ${c.indexed} (${c.warnings} with warnings)`,
+      `  unchanged ${c.unchanged}`,
+      `  failed    ${c.failed} (reasons in index_errors, run ${r.runId})`,
+      `  removed   ${c.removed}`,
+      `  embedded  ${c.embedded} texts`,
+    );
+    if (r.summary.message) lines.push(`  ${r.summary.message}`);
+  } else {
+    lines.push(
+      `  seen ${r.counts.seen}, unchanged ${r.counts.unchanged}, failed ${r.counts.failed}; the writer finishes the run`,
+    );
+  }
+  for (const s of r.sources) if (s.error) lines.push(`  source ${s.id} ${s.status ?? ''}: ${s.error}`);
+  process.stderr.write(`${lines.join('\n')}\n`);
+}

@@ -1,0 +1,34 @@
+/**
+ * Live progress of distributed runs in Redis, for `status` and `backfill --follow`: informative only (the
+ * database is the truth), written by the producer (`crawled`, `sent`) and the writer (`written`, `indexed`,
+ * `embedded`, `startedAt`, `runId`). Finished runs' hashes expire after a day.
+ */
+export const runProgressKey = (prefix: string, runKey: string): string => `${prefix}:run-progress:${runKey}`;
+
+/** Sorted set of the runs begun and not yet ended (score: when begun). */
+export const ACTIVE_RUNS_KEY = (prefix: string): string => `${prefix}:active-runs`;
+
+/** A run's progress as stored. */
+export interface RunProgressFields {
+  runId?: number;
+  startedAt?: number;
+  crawled: number;
+  sent: number;
+  written: number;
+  indexed: number;
+  embedded: number;
+}
+
+/** Parses the hash fields (all strings in Redis). */
+export function parseRunProgress(raw: Record<string, string>): RunProgressFields {
+  const n = (k: string): number => Number(raw[k] ?? 0) || 0;
+  return {
+    ...(raw.runId ? { runId: Number(raw.runId) } : {}),
+    ...(raw.startedAt ? { startedAt: Number(raw.startedAt) } : {}),
+    crawled: n('crawled'),
+    sent: n('sent'),
+    written: n('written'),
+    indexed: n('indexed'),
+    embedded: n('embedded'),
+  };
+}

@@ -1,0 +1,186 @@
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Logger } from 'pino';
+import { loadModelSpec, type ModelSpec } from '../model/model-spec.js';
+import { EmbedJobSchema, type RunModel, type WriteBatchJob } from '../shared/distributed-messages.js';
+import { IndexerError } from '../shared/errors.js';
+import { jobId, QUEUES } from '../shared/queues.js';
+import type { RedisTarget } from '../shared/redis-connection.js';
+import { poolShape } from '../workers/cpu-budget.js';
+import { EmbedPool } from '../workers/embed-pool.js';
+import { EmbedQueue } from '../pipeline/embed-queue.js';
+import { vectorToBlob } from '../writer/vector-blob.js';
+import { PipelineQueues, workerOptions } from './pipeline-queues.js';
+
+/** Options of {@link startWorkerRole}. */
+export interface WorkerRoleOptions {
+  target: RedisTarget;
+  log: Logger;
+  /**
+   * Job lock duration in ms: a job whose process died is redelivered after this (and the stalled check runs
+   * as often). Default: above the slowest job of the queue (see LOCK_MS).
+   */
+  lockMs?: number;
+  /** CPU threads for inference in this process. */
+  threads: number;
+  /** The built-in model's folder, built on first need (jobs that name no folder use it). */
+  defaultModelDir: () => Promise<string>;
+  /**
+   * Jobs in hand at once. Default 8: their texts are pooled and sent to the threads sorted by length (a window
+   * of ~256 texts pads little; one job's 32 texts sorted alone padded most ORT calls), and a batch always
+   * waits ready while others are embedded.
+   */
+  concurrency?: number;
+  onJob?: (e: { ms: number; ok: boolean; texts: number }) => void;
+}
+
+/** A running embed worker. */
+export interface WorkerRole {
+  ready(): boolean;
+  /** Share of the pool's threads busy right now (0…1). */
+  utilisation(): number;
+  close(graceMs?: number): Promise<void>;
+}
+
+/**
+ * The `work` role: a BullMQ Worker on the `embed` queue whose processor hands each batch to the piscina pool.
+ * Inference never runs on this event loop, which must stay free to renew job locks. The result goes on to the
+ * `write` queue under a deterministic job id, so a batch redelivered after a crash is not written twice.
+ */
+export async function startWorkerRole(options: WorkerRoleOptions): Promise<WorkerRole> {
+  const { target, log } = options;
+  const shape = poolShape(options.threads);
+  const concurrency = options.concurrency ?? Math.max(8, shape.workers * 2);
+  const queues = new PipelineQueues(target);
+  // One pool at a time: a job for another model (a re-embed backfill) swaps it. Models are resolved once.
+  let current: { id: string; pool: EmbedPool; queue: EmbedQueue } | undefined;
+  let dispatchTimer: NodeJS.Timeout | undefined;
+  let swapping: Promise<unknown> = Promise.resolve();
+  const specs = new Map<string, ModelSpec>();
+  let busy = 0;
+
+  const resolveModel = async (m: RunModel): Promise<ModelSpec> => {
+    const dir = m.dir ?? (await options.defaultModelDir());
+    let spec = specs.get(dir);
+    if (!spec) {
+      try {
+        spec = loadModelSpec(dir);
+      } catch (err) {
+        // The folder is missing or broken on this machine: retrying here cannot help. The job waits in the
+        // failed set; mount the model and `skillsmith-index failed retry` it.
+        throw new UnrecoverableError(
+          `model ${m.id}: ${err instanceof IndexerError ? err.message : String(err)}`,
+        );
+      }
+      specs.set(dir, spec);
+    }
+    if (spec.id !== m.id) {
+      throw new UnrecoverableError(
+        `the run embeds with model ${m.id} but ${dir} on this worker holds ${spec.id}: workers and producer must see the same model`,
+      );
+    }
+    return spec;
+  };
+
+  const queueFor = async (spec: ModelSpec): Promise<EmbedQueue> => {
+    await swapping;
+    if (current?.id === spec.id) return current.queue;
+    const old = current;
+    const pool = new EmbedPool({ model: spec, threads: options.threads });
+    const queue = new EmbedQueue(async (texts) => {
+      busy++;
+      try {
+        return await pool.embed(texts);
+      } finally {
+        busy--;
+      }
+    });
+    current = { id: spec.id, pool, queue };
+    log.info({ model: spec.id }, 'embed pool started');
+    if (old) {
+      old.queue.dispatch();
+      swapping = old.pool.close();
+    }
+    return queue;
+  };
+
+  const embedBatch = async (job: Job): Promise<{ texts: number }> => {
+    const t0 = performance.now();
+    const parsed = EmbedJobSchema.safeParse(job.data);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new UnrecoverableError(
+        `malformed embed job: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`,
+      );
+    }
+    const b = parsed.data;
+    const jlog = log.child({ runKey: b.runKey, jobId: job.id, source: b.sourceId });
+    const spec = await resolveModel(b.model);
+    // Identical texts in one batch go through the model once.
+    const texts = [...new Set(b.skills.filter((s) => s.text !== undefined).map((s) => s.text as string))];
+    const vectors: Record<string, string> = {};
+    if (texts.length > 0) {
+      const queue = await queueFor(spec);
+      const pending = texts.map((t) => queue.embed(t));
+      // Jobs fetched together share one sorted window; the last one in sends it after a short pause.
+      clearTimeout(dispatchTimer);
+      dispatchTimer = setTimeout(() => queue.dispatch(), 20);
+      const done = await Promise.all(pending);
+      const byText = new Map<string, Float32Array>(texts.map((t, i) => [t, done[i] as Float32Array]));
+      for (const s of b.skills) {
+        if (s.text === undefined) continue;
+        vectors[s.textHash] = vectorToBlob(byText.get(s.text) as Float32Array).toString('base64');
+      }
+    }
+    const out: WriteBatchJob = {
+      ...b,
+      // Texts are not needed past this point: keep the write payload small.
+      skills: b.skills.map(({ record, textHash }) => ({ record, textHash })),
+      vectors,
+      embedded: texts.length,
+    };
+    await queues.write.add('batch', out, {
+      jobId: jobId('w', b.runKey, `a${b.attempt}`, b.sourceId, b.batchNo),
+    });
+    const ms = performance.now() - t0;
+    options.onJob?.({ ms, ok: true, texts: texts.length });
+    jlog.debug({ batchNo: b.batchNo, texts: texts.length, ms: Math.round(ms) }, 'batch embedded');
+    return { texts: texts.length };
+  };
+
+  const worker = new Worker(
+    QUEUES.embed,
+    embedBatch,
+    workerOptions(target, QUEUES.embed, { concurrency, name: 'work', lockMs: options.lockMs }),
+  );
+  worker.on('error', (err) => log.error({ err }, 'queue connection error'));
+  worker.on('failed', (job, err) => {
+    options.onJob?.({ ms: 0, ok: false, texts: 0 });
+    log.warn(
+      { err, jobId: job?.id, attempt: job?.attemptsMade, runKey: (job?.data as { runKey?: string })?.runKey },
+      'embed job failed',
+    );
+  });
+  await worker.waitUntilReady();
+  log.info(
+    { prefix: target.prefix, threads: options.threads, workers: shape.workers, concurrency },
+    'worker ready',
+  );
+  let closing = false;
+  return {
+    ready: () => !closing && worker.isRunning(),
+    utilisation: () => Math.min(1, busy / shape.workers),
+    async close(graceMs = 60_000) {
+      if (closing) return;
+      closing = true;
+      const graceful = worker.close();
+      const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs).unref());
+      if ((await Promise.race([graceful, timer])) === 'timeout') {
+        log.warn({ graceMs }, 'grace period over: closing with jobs in hand (they will be redelivered)');
+        await worker.close(true);
+      }
+      await swapping;
+      await current?.pool.close();
+      await queues.close();
+    },
+  };
+}

@@ -1,0 +1,178 @@
+import Database from 'better-sqlite3';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { askWriter } from '../src/distributed/ask-writer.js';
+import { PipelineQueues } from '../src/distributed/pipeline-queues.js';
+import { startWriterRole, type WriterRole } from '../src/distributed/writer-role.js';
+import type {
+  BeginRunReply,
+  DistributedRunSummary,
+  RunEndJob,
+  SourceDoneJob,
+  WriteBatchJob,
+} from '../src/shared/distributed-messages.js';
+import { QUEUES } from '../src/shared/queues.js';
+import type { SkillRecord } from '../src/shared/records.js';
+import { vectorToBlob } from '../src/writer/vector-blob.js';
+import { tempDir } from './helpers.js';
+import { testRedis, uniquePrefix, type TestRedis } from './support/redis.js';
+
+// Queue mechanics of the writer, against a real Redis and a real SQLite file. Vectors are made up here (a
+// deterministic stand-in for the model: these tests are about delivery, not embeddings).
+const log = pino({ level: 'silent' });
+const DIM = 4;
+const model = { id: 'fake-model@1', dim: DIM, pooling: 'mean' };
+const vec = (seed: number): string =>
+  vectorToBlob(new Float32Array([seed, 1, 0, 0].map((x) => x / Math.hypot(seed, 1)))).toString('base64');
+
+function skill(source: string, name: string): SkillRecord {
+  return {
+    id: `${source}/${name}`,
+    sourceId: source,
+    path: name,
+    name,
+    description: `does ${name}`,
+    body: `# ${name}`,
+    frontMatter: { name, description: `does ${name}` },
+    license: null,
+    allowedTools: null,
+    warnings: [],
+    contentHash: `hash-${name}`,
+  };
+}
+
+function batch(runKey: string, source: string, batchNo: number, names: string[]): WriteBatchJob {
+  return {
+    runKey,
+    attempt: 1,
+    sourceId: source,
+    batchNo,
+    model: { id: model.id, dim: DIM },
+    skills: names.map((n) => ({ record: skill(source, n), textHash: `t-${n}` })),
+    errors: [],
+    seen: [],
+    vectors: Object.fromEntries(names.map((n, i) => [`t-${n}`, vec(i + batchNo)])),
+    embedded: names.length,
+  };
+}
+
+const sourceDone = (runKey: string, id: string, batches: number): SourceDoneJob => ({
+  runKey,
+  attempt: 1,
+  source: { id, kind: 'dir', location: `/skills/${id}` },
+  batches,
+  status: 'completed',
+  sentAt: Date.now(),
+});
+
+const runEnd = (runKey: string, ids: string[], seen: number): RunEndJob => ({
+  runKey,
+  attempt: 1,
+  sources: ids.map((id) => ({ id, kind: 'dir', location: `/skills/${id}`, status: 'completed' })),
+  counts: { seen, unchanged: 0, failed: 0, warnings: 0 },
+  status: 'completed',
+  sentAt: Date.now(),
+});
+
+describe('distributed writer', () => {
+  let redis: TestRedis;
+  let prefix: string;
+  let queues: PipelineQueues;
+  let role: WriterRole;
+  const tmp = tempDir();
+  const db = `${tmp.dir}/w.db`;
+
+  beforeAll(async () => {
+    redis = await testRedis();
+    prefix = uniquePrefix('writer');
+    queues = new PipelineQueues({ url: redis.url, prefix });
+    role = await startWriterRole({ db, target: { url: redis.url, prefix }, log, recheckMs: 100 });
+  });
+
+  afterAll(async () => {
+    await role?.close();
+    await queues?.close();
+    await redis?.stop();
+    tmp.cleanup();
+  });
+
+  const begin = (runKey: string, ids: string[]): Promise<BeginRunReply> =>
+    askWriter<BeginRunReply>(queues, 'begin', {
+      runKey,
+      sources: ids.map((id) => ({ id, kind: 'dir', location: `/skills/${id}` })),
+      model,
+      textConfig: { v: 1 },
+    });
+
+  const finish = async (end: RunEndJob): Promise<DistributedRunSummary> => {
+    const job = await queues.write.add('run-end', end);
+    return (await job.waitUntilFinished(
+      await queues.eventsOf(QUEUES.write),
+      30_000,
+    )) as DistributedRunSummary;
+  };
+
+  it('refuses a second writer on the same queues, naming the first', async () => {
+    const other = tempDir();
+    await expect(
+      startWriterRole({ db: `${other.dir}/other.db`, target: { url: redis.url, prefix }, log }),
+    ).rejects.toThrow(/a writer already serves queue prefix .*pid \d+ .*w\.db/);
+    other.cleanup();
+  });
+
+  it('begins a run once however often it is told', async () => {
+    const a = await begin('run-once', ['s0']);
+    const b = await begin('run-once', ['s0']);
+    expect(b.runId).toBe(a.runId);
+    expect(a.textConfigChanged).toBe(false);
+  });
+
+  it('writes a batch delivered twice exactly once, and counts it once', async () => {
+    const { runId } = await begin('run-dup', ['s1']);
+    // The same batch under two job ids: a redelivery after the first job was already removed.
+    await queues.write.add('batch', batch('run-dup', 's1', 0, ['a', 'b']), { jobId: 'dup-1' });
+    await queues.write.add('batch', batch('run-dup', 's1', 0, ['a', 'b']), { jobId: 'dup-2' });
+    await queues.write.add('source-done', sourceDone('run-dup', 's1', 1));
+    const summary = await finish(runEnd('run-dup', ['s1'], 2));
+    expect(summary.status).toBe('completed');
+    expect(summary.counts.indexed).toBe(2);
+    expect(summary.counts.embedded).toBe(2);
+    const conn = new Database(db, { readonly: true });
+    expect(conn.prepare('SELECT count(*) FROM run_batches WHERE run_id = ?').pluck().get(runId)).toBe(2);
+    expect(conn.prepare(`SELECT count(*) FROM skills WHERE source_id = 's1'`).pluck().get()).toBe(2);
+    expect(conn.prepare(`SELECT status FROM index_runs WHERE id = ?`).pluck().get(runId)).toBe('completed');
+    conn.close();
+  });
+
+  it('applies tombstones only once every batch of the source is written', async () => {
+    await begin('run-t1', ['s2']);
+    await queues.write.add('batch', batch('run-t1', 's2', 0, ['keep', 'gone']));
+    await queues.write.add('source-done', sourceDone('run-t1', 's2', 1));
+    await finish(runEnd('run-t1', ['s2'], 2));
+
+    // Second run: its completion arrives before its batch (the batch is still at the embed workers).
+    await begin('run-t2', ['s2']);
+    const done = await queues.write.add('source-done', sourceDone('run-t2', 's2', 1));
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await done.getState()).toBe('delayed');
+    const conn = new Database(db, { readonly: true });
+    const removed = (): unknown =>
+      conn.prepare(`SELECT id FROM skills WHERE source_id = 's2' AND removed_at IS NOT NULL`).pluck().all();
+    expect(removed()).toEqual([]); // nothing tombstoned while a batch is missing
+    await queues.write.add('batch', batch('run-t2', 's2', 0, ['keep']));
+    const summary = await finish(runEnd('run-t2', ['s2'], 1));
+    expect(summary.counts.removed).toBe(1);
+    expect(removed()).toEqual(['s2/gone']);
+    conn.close();
+  });
+
+  it('sends a malformed job to the failed set at once, without retries', async () => {
+    const job = await queues.write.add('batch', { runKey: 'x', skills: 'not a list' });
+    await expect(job.waitUntilFinished(await queues.eventsOf(QUEUES.write), 10_000)).rejects.toThrow(
+      /malformed batch job/,
+    );
+    const failed = await queues.write.getJob(job.id as string);
+    expect(failed?.attemptsMade).toBe(1);
+    expect(await failed?.isFailed()).toBe(true);
+  });
+});
