@@ -69,8 +69,12 @@ Example:
         if (e.ok) metrics.jobsProcessed.inc({ queue: e.queue });
         else metrics.jobsFailed.inc({ queue: e.queue });
         metrics.batchSeconds.observe({ queue: e.queue }, e.ms / 1000);
-        if (e.name === 'batch' && e.ok) metrics.writerTransactionSeconds.observe(e.ms / 1000);
-        if (e.rows) metrics.writerRows.inc({ kind: 'skills' }, e.rows);
+      },
+      onBatch: (e) => {
+        metrics.writerTransactionSeconds.observe(e.txMs / 1000);
+        for (const kind of ['skills', 'embeddings', 'errors', 'seen'] as const) {
+          metrics.writerRows.inc({ kind }, e[kind]);
+        }
       },
     });
     const queues = new PipelineQueues(target);

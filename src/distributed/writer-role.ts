@@ -41,7 +41,9 @@ export interface WriterRoleOptions {
   /** How often a completion waiting for its batches looks again, in ms. Default 1000. */
   recheckMs?: number;
   /** Called after every job the writer handled (metrics). */
-  onJob?: (e: { queue: string; name: string; ms: number; ok: boolean; rows?: number }) => void;
+  onJob?: (e: { queue: string; name: string; ms: number; ok: boolean }) => void;
+  /** Called after each batch transaction (metrics): rows by kind and the time the transaction took. */
+  onBatch?: (e: { skills: number; embeddings: number; errors: number; seen: number; txMs: number }) => void;
 }
 
 /** A running writer. */
@@ -119,6 +121,7 @@ export async function startWriterRole(options: WriterRoleOptions): Promise<Write
         }
         return { skillId: s.record.id, modelId: b.model.id, chunk: 0, vector, textHash: s.textHash };
       });
+      const t0 = performance.now();
       const { changed, duplicate } = writer.writeBatch({
         runId,
         skills: b.skills.map((s) => s.record),
@@ -133,6 +136,13 @@ export async function startWriterRole(options: WriterRoleOptions): Promise<Write
         },
       });
       if (!duplicate) {
+        options.onBatch?.({
+          skills: b.skills.length,
+          embeddings: embeddings.length,
+          errors: b.errors.length,
+          seen: b.seen.length,
+          txMs: performance.now() - t0,
+        });
         const handled = b.skills.length + b.seen.length + b.errors.length;
         await redis
           .multi()

@@ -13,12 +13,17 @@ export interface RoleProcess {
 }
 
 /** Starts `skillsmith-index <args>` as a real process (a role: write, work, produce --serve). */
-export function startRole(dir: string, name: string, args: string[]): RoleProcess {
+export function startRole(
+  dir: string,
+  name: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): RoleProcess {
   const log = join(dir, `${name}.log`);
   const fd = openSync(log, 'a');
   const child = spawn(process.execPath, [cliPath, ...args], {
     stdio: ['ignore', fd, fd],
-    env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' },
+    env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', ...env },
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { child, log, exited };
@@ -28,8 +33,13 @@ export function startRole(dir: string, name: string, args: string[]): RoleProces
 export function runCli(
   args: string[],
   timeout = 300_000,
+  env: NodeJS.ProcessEnv = {},
 ): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [cliPath, ...args], { encoding: 'utf8', timeout });
+  const r = spawnSync(process.execPath, [cliPath, ...args], {
+    encoding: 'utf8',
+    timeout,
+    env: { ...process.env, ...env },
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
