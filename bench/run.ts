@@ -28,6 +28,7 @@ import type { CeilingInput, CeilingResult } from './ort-ceiling.js';
 import type { PipelineInput, PipelineResult, PipelineRun } from './pipeline-child.js';
 import type { SequentialInput, SequentialResult } from './sequential-baseline.js';
 import type { QueryLatencyInput, QueryLatencyResult } from './query-latency.js';
+import { measureDistributed, type DistributedBench } from './distributed.js';
 
 /** dist/bench/run.js → the repository root. */
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -42,7 +43,9 @@ const CEILING_BATCH = 32;
 const CEILING_REPS = 2;
 /** Share of the machine other processes may use before a measurement is flagged as disturbed. */
 const OTHER_LOAD_WARN = 0.1;
-const TARGETS = { ratio: 0.9, reindexSpeedup: 50, rssKb: 1024 * 1024 };
+const TARGETS = { ratio: 0.9, reindexSpeedup: 50, rssKb: 1024 * 1024, distributedRatio: 0.9 };
+/** Alternating embedded / distributed runs (each a fresh database). */
+const DIST_RUNS = 3;
 
 const USAGE = `usage: npm run bench -- [--quick] [--corpus DIR]
   --quick       only ${QUICK_SLICE.join(' + ')} (or the first two sub-folders), no 10× run
@@ -319,6 +322,28 @@ async function main(): Promise<void> {
         ? accounted === run1.counts.seen && (expectedSeen === undefined || run1.counts.seen === expectedSeen)
         : undefined;
 
+    // 9. Distributed mode (Redis + BullMQ: one writer, one worker with the pool, the producer) against the
+    // embedded mode on the same corpus, both as CLI processes, alternating.
+    let dist: DistributedBench | undefined;
+    process.stderr.write('[bench] distributed vs embedded…\n');
+    try {
+      dist = await measureDistributed({
+        cli: path.join(REPO, 'dist', 'src', 'cli', 'main.js'),
+        roots: sources.map((s) => s.root),
+        tmp,
+        threads,
+        runs: flags.quick ? 1 : DIST_RUNS,
+        redisUrl: process.env.REDIS_URL,
+      });
+    } catch (err) {
+      errors['distributed vs embedded'] = err instanceof Error ? err.message : String(err);
+      process.stderr.write(`[bench] distributed vs embedded FAILED: ${errors['distributed vs embedded']}\n`);
+    }
+    const distEmbeddedMs = median(dist?.embedded.map((r) => r.wallMs) ?? []);
+    const distDistributedMs = median(dist?.distributed.map((r) => r.wallMs) ?? []);
+    // Same skills either way: throughput ratio = inverse ratio of wall times.
+    const distRatio = ratio(distEmbeddedMs, distDistributedMs);
+
     // ---- tables ----
     const out: string[] = [];
     const cpus = os.cpus();
@@ -574,6 +599,32 @@ async function main(): Promise<void> {
         `${busyQueries ? busyQueries.errors.length + (idleQueries?.errors.length ?? 0) : MISSING}.`,
     );
 
+    out.push(
+      '',
+      '## Distributed mode vs embedded (CLI processes, same corpus, alternating runs)',
+      '',
+      `Embedded: \`index\` on a fresh database. Distributed: fresh \`write\` + one \`work\` (${threads} threads) ready, ` +
+        `then \`produce\` until the writer finished the run; Redis ${dist?.redis ?? MISSING}. Both include the model ` +
+        'session load; all processes share the same cores.',
+      '',
+      table(
+        ['run', 'embedded wall', 'distributed wall', 'embedded texts', 'distributed texts'],
+        [
+          ...(dist?.embedded ?? []).map((e, i) => {
+            const d = dist?.distributed[i];
+            return [String(i + 1), seconds(e.wallMs), seconds(d?.wallMs), num(e.embedded), num(d?.embedded)];
+          }),
+          [
+            '**median**',
+            seconds(distEmbeddedMs),
+            seconds(distDistributedMs),
+            '',
+            `**throughput ratio ${num(distRatio, 3)}**`,
+          ],
+        ],
+      ),
+    );
+
     const targets: { name: string; measured: string; ok: boolean | undefined }[] = [
       {
         name: `e2e texts/s ÷ ceiling texts/s ≥ ${TARGETS.ratio}`,
@@ -611,6 +662,11 @@ async function main(): Promise<void> {
         ok: tenRun ? tenRun.maxRssKb < TARGETS.rssKb : undefined,
       });
     }
+    targets.push({
+      name: `distributed throughput ≥ ${TARGETS.distributedRatio} × embedded (queue overhead < 10 %)`,
+      measured: `${seconds(distEmbeddedMs)} ÷ ${seconds(distDistributedMs)} = ${num(distRatio, 3)}`,
+      ok: distRatio === undefined ? undefined : distRatio >= TARGETS.distributedRatio,
+    });
     targets.push({
       name: `all skills accounted: indexed + failed = seen${expectedSeen !== undefined ? ` = ${expectedSeen}` : ''}`,
       measured: run1
@@ -706,6 +762,16 @@ async function main(): Promise<void> {
       tenX: tenX ?? null,
       queryLatency: { idle: idleQueries ?? null, duringReindex: busyQueries ?? null },
       gitSource: gitRuns ?? null,
+      distributed: dist
+        ? {
+            ...dist,
+            derived: {
+              embeddedMedianMs: distEmbeddedMs,
+              distributedMedianMs: distDistributedMs,
+              ratio: distRatio,
+            },
+          }
+        : null,
       sequential: sequential && {
         ...sequential,
         derived: { skillsPerSec: seqSkillsPerSec, pipelineSpeedup: seqSpeedup },

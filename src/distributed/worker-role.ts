@@ -25,9 +25,9 @@ export interface WorkerRoleOptions {
   /** The built-in model's folder, built on first need (jobs that name no folder use it). */
   defaultModelDir: () => Promise<string>;
   /**
-   * Jobs in hand at once. Default 8: their texts are pooled and sent to the threads sorted by length (a window
-   * of ~256 texts pads little; one job's 32 texts sorted alone padded most ORT calls), and a batch always
-   * waits ready while others are embedded.
+   * Jobs in hand at once. Default 16: their texts are pooled and sent to the threads sorted by length (a window
+   * of ~256 texts, 8 jobs, pads little; one job's 32 texts sorted alone padded most ORT calls), and the next
+   * window is already queued for the threads while one is embedded, so they never wait for a fetch.
    */
   concurrency?: number;
   onJob?: (e: { ms: number; ok: boolean; texts: number }) => void;
@@ -49,11 +49,11 @@ export interface WorkerRole {
 export async function startWorkerRole(options: WorkerRoleOptions): Promise<WorkerRole> {
   const { target, log } = options;
   const shape = poolShape(options.threads);
-  const concurrency = options.concurrency ?? Math.max(8, shape.workers * 2);
+  const concurrency = options.concurrency ?? Math.max(16, shape.workers * 4);
   const queues = new PipelineQueues(target);
   // One pool at a time: a job for another model (a re-embed backfill) swaps it. Models are resolved once.
   let current: { id: string; pool: EmbedPool; queue: EmbedQueue } | undefined;
-  let dispatchTimer: NodeJS.Timeout | undefined;
+  let dispatchScheduled = false;
   let swapping: Promise<unknown> = Promise.resolve();
   const specs = new Map<string, ModelSpec>();
   let busy = 0;
@@ -86,14 +86,21 @@ export async function startWorkerRole(options: WorkerRoleOptions): Promise<Worke
     if (current?.id === spec.id) return current.queue;
     const old = current;
     const pool = new EmbedPool({ model: spec, threads: options.threads });
-    const queue = new EmbedQueue(async (texts) => {
-      busy++;
-      try {
-        return await pool.embed(texts);
-      } finally {
-        busy--;
-      }
-    });
+    // Texts are sent to the threads on demand: while every thread has a task, texts of newly fetched jobs
+    // wait and pile up; when a thread frees, everything waiting goes out sorted by length. The sort window is
+    // whatever arrived during one task, so the pool never idles for a window to fill and pads little.
+    const queue: EmbedQueue = new EmbedQueue(
+      async (texts) => {
+        busy++;
+        try {
+          return await pool.embed(texts);
+        } finally {
+          busy--;
+          if (busy < shape.workers) queue.dispatch();
+        }
+      },
+      { window: 1024 },
+    );
     current = { id: spec.id, pool, queue };
     log.info({ model: spec.id }, 'embed pool started');
     if (old) {
@@ -121,9 +128,14 @@ export async function startWorkerRole(options: WorkerRoleOptions): Promise<Worke
     if (texts.length > 0) {
       const queue = await queueFor(spec);
       const pending = texts.map((t) => queue.embed(t));
-      // Jobs fetched together share one sorted window; the last one in sends it after a short pause.
-      clearTimeout(dispatchTimer);
-      dispatchTimer = setTimeout(() => queue.dispatch(), 20);
+      // A thread is free: send now (after this tick, so jobs fetched together share the sort).
+      if (!dispatchScheduled && busy < shape.workers) {
+        dispatchScheduled = true;
+        setImmediate(() => {
+          dispatchScheduled = false;
+          if (busy < shape.workers) queue.dispatch();
+        });
+      }
       const done = await Promise.all(pending);
       const byText = new Map<string, Float32Array>(texts.map((t, i) => [t, done[i] as Float32Array]));
       for (const s of b.skills) {

@@ -38,7 +38,7 @@ export interface WriterRoleOptions {
    * dead letters after a night.
    */
   runTimeoutMs?: number;
-  /** How often a completion waiting for its batches looks again, in ms. Default 1000. */
+  /** How often a completion waiting for its batches looks again, in ms. Default 200 (the run's last step). */
   recheckMs?: number;
   /** Called after every job the writer handled (metrics). */
   onJob?: (e: { queue: string; name: string; ms: number; ok: boolean }) => void;
@@ -68,7 +68,7 @@ const bad = (what: string, err: z.ZodError): UnrecoverableError =>
 export async function startWriterRole(options: WriterRoleOptions): Promise<WriterRole> {
   const { target, log } = options;
   const runTimeoutMs = options.runTimeoutMs ?? 6 * 3600_000;
-  const recheckMs = options.recheckMs ?? 1000;
+  const recheckMs = options.recheckMs ?? 200;
   const claim = await WriterClaim.acquire(target.url, target.prefix, options.db);
   let writer: IndexWriter;
   try {
