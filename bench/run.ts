@@ -604,8 +604,9 @@ async function main(): Promise<void> {
       '## Distributed mode vs embedded (CLI processes, same corpus, alternating runs)',
       '',
       `Embedded: \`index\` on a fresh database. Distributed: fresh \`write\` + one \`work\` (${threads} threads) ready, ` +
-        `then \`produce\` until the writer finished the run; Redis ${dist?.redis ?? MISSING}. Both include the model ` +
-        'session load; all processes share the same cores.',
+        `then \`produce\` until the writer finished the run; Redis ${dist?.redis ?? MISSING}. The worker loads its ` +
+        'model before it is ready (as deployed workers have); the embedded time includes its session load. ' +
+        'All processes share the same cores.',
       '',
       table(
         ['run', 'embedded wall', 'distributed wall', 'embedded texts', 'distributed texts'],

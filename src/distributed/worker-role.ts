@@ -31,6 +31,8 @@ export interface WorkerRoleOptions {
    */
   concurrency?: number;
   onJob?: (e: { ms: number; ok: boolean; texts: number }) => void;
+  /** Load the default model before taking jobs. Default true. */
+  warm?: boolean;
 }
 
 /** A running embed worker. */
@@ -57,6 +59,13 @@ export async function startWorkerRole(options: WorkerRoleOptions): Promise<Worke
   let swapping: Promise<unknown> = Promise.resolve();
   const specs = new Map<string, ModelSpec>();
   let busy = 0;
+
+  const defaultRunModel = async (): Promise<RunModel> => {
+    const dir = await options.defaultModelDir();
+    const spec = specs.get(dir) ?? loadModelSpec(dir);
+    specs.set(dir, spec);
+    return { id: spec.id, dim: spec.dim };
+  };
 
   const resolveModel = async (m: RunModel): Promise<ModelSpec> => {
     const dir = m.dir ?? (await options.defaultModelDir());
@@ -159,6 +168,14 @@ export async function startWorkerRole(options: WorkerRoleOptions): Promise<Worke
     return { texts: texts.length };
   };
 
+  // Load the default model before taking jobs: ready means ready to embed, and the first batch does not pay
+  // for the session load (a job for another model swaps the pool when it comes).
+  if (options.warm !== false) {
+    const spec = await resolveModel(await defaultRunModel());
+    await queueFor(spec);
+    await current?.pool.warm();
+    log.info({ model: spec.id }, 'model loaded');
+  }
   const worker = new Worker(
     QUEUES.embed,
     embedBatch,

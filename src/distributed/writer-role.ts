@@ -323,7 +323,12 @@ export async function startWriterRole(options: WriterRoleOptions): Promise<Write
   for (const w of [writeWorker, rpcWorker])
     w.on('error', (err) => log.error({ err }, 'queue connection error'));
   // When the queue runs dry, move the WAL into the database so long-lived readers' WAL stays small.
+  // At most every 30 s: mid-run the queue runs dry after nearly every batch, and a checkpoint per batch is
+  // an fsync per batch. Every run end checkpoints too.
+  let lastCheckpoint = 0;
   writeWorker.on('drained', () => {
+    if (Date.now() - lastCheckpoint < 30_000) return;
+    lastCheckpoint = Date.now();
     const r = writer.checkpoint();
     log.debug(r, 'checkpoint');
   });

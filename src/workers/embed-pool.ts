@@ -56,6 +56,15 @@ export class EmbedPool {
     this.pool.on('error', () => undefined);
   }
 
+  /**
+   * Resolves once every thread has loaded its model (or after `timeoutMs`): a long-running worker pays the
+   * session load at start, not inside its first job.
+   */
+  async warm(timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.ready < this.workers && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  }
+
   embed(texts: string[], signal?: AbortSignal): Promise<EmbedResult> {
     return this.pool.run({ texts }, signal ? { signal } : {});
   }
