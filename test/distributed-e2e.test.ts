@@ -7,6 +7,7 @@ import { ensureDefaultModel } from '../src/model/default-model.js';
 import { loadModelSpec } from '../src/model/model-spec.js';
 import type { EmbedJob } from '../src/shared/distributed-messages.js';
 import { blobToVector } from '../src/writer/vector-blob.js';
+import { writeTinyHfModel } from './fixtures/tiny-hf-model.js';
 import { corpusDir, tempDir } from './helpers.js';
 import { testRedis, uniquePrefix, type TestRedis } from './support/redis.js';
 import { query, runCli, startRole, waitFor, type RoleProcess } from './support/roles.js';
@@ -229,6 +230,34 @@ describe('distributed mode, end to end', () => {
     } finally {
       await queues.close();
     }
+  });
+
+  it('re-embeds with another model on `backfill --reembed --model`, beside the old vectors', () => {
+    const tiny = join(tmp.dir, 'tiny-model');
+    writeTinyHfModel(tiny, 'mean');
+    const before = query<{ model_id: string; n: number }>(
+      db,
+      'SELECT model_id, count(*) AS n FROM skill_embeddings GROUP BY model_id',
+    );
+    expect(before).toHaveLength(1);
+    const src = SLICE[1] as string;
+    const out = runCli(['backfill', src, '--reembed', '--model', tiny, '--follow', '--json', ...r()]);
+    expect(out.status, out.stderr).toBe(0);
+    const res = JSON.parse(out.stdout) as { summary: { status: string; counts: { embedded: number } } };
+    expect(res.summary.status).toBe('completed');
+    expect(res.summary.counts.embedded).toBeGreaterThan(0);
+    const tinyId = loadModelSpec(tiny).id;
+    const after = query<{ model_id: string; n: number }>(
+      db,
+      'SELECT model_id, count(*) AS n FROM skill_embeddings GROUP BY model_id ORDER BY model_id',
+    );
+    // The old model's vectors are all still there; the new model has one per skill of the source.
+    expect(after).toContainEqual(before[0]);
+    const live = query<{ n: number }>(
+      db,
+      `SELECT count(*) AS n FROM skills WHERE source_id = 'ARPeeketi__claude-resume-kit' AND removed_at IS NULL`,
+    )[0]?.n;
+    expect(after).toContainEqual({ model_id: tinyId, n: live });
   });
 
   it('reports queues, workers, the writer and runs in `status --redis`', () => {
