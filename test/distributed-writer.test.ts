@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { askWriter } from '../src/distributed/ask-writer.js';
-import { PipelineQueues } from '../src/distributed/pipeline-queues.js';
+import { PipelineQueues, waitForJob } from '../src/distributed/pipeline-queues.js';
 import { startWriterRole, type WriterRole } from '../src/distributed/writer-role.js';
 import type {
   BeginRunReply,
@@ -11,7 +11,6 @@ import type {
   SourceDoneJob,
   WriteBatchJob,
 } from '../src/shared/distributed-messages.js';
-import { QUEUES } from '../src/shared/queues.js';
 import type { SkillRecord } from '../src/shared/records.js';
 import { vectorToBlob } from '../src/writer/vector-blob.js';
 import { tempDir } from './helpers.js';
@@ -86,7 +85,13 @@ describe('distributed writer', () => {
     redis = await testRedis();
     prefix = uniquePrefix('writer');
     queues = new PipelineQueues({ url: redis.url, prefix });
-    role = await startWriterRole({ db, target: { url: redis.url, prefix }, log, recheckMs: 100 });
+    role = await startWriterRole({
+      db,
+      target: { url: redis.url, prefix },
+      log,
+      recheckMs: 100,
+      runTimeoutMs: 2500,
+    });
   });
 
   afterAll(async () => {
@@ -106,10 +111,7 @@ describe('distributed writer', () => {
 
   const finish = async (end: RunEndJob): Promise<DistributedRunSummary> => {
     const job = await queues.write.add('run-end', end);
-    return (await job.waitUntilFinished(
-      await queues.eventsOf(QUEUES.write),
-      30_000,
-    )) as DistributedRunSummary;
+    return (await waitForJob(queues.write, job.id as string, 30_000)) as DistributedRunSummary;
   };
 
   it('refuses a second writer on the same queues, naming the first', async () => {
@@ -120,11 +122,62 @@ describe('distributed writer', () => {
     other.cleanup();
   });
 
-  it('begins a run once however often it is told', async () => {
+  it('begins a run once, and numbers each crawl of it as a new attempt', async () => {
     const a = await begin('run-once', ['s0']);
     const b = await begin('run-once', ['s0']);
     expect(b.runId).toBe(a.runId);
+    expect([a.attempt, b.attempt]).toEqual([1, 2]);
     expect(a.textConfigChanged).toBe(false);
+  });
+
+  it('ignores every message of an older attempt, and does not reopen a finished run', async () => {
+    await begin('run-att', ['s3']);
+    await queues.write.add('batch', batch('run-att', 's3', 0, ['x', 'y']));
+    await queues.write.add('source-done', sourceDone('run-att', 's3', 1));
+    const finishedA1 = await finish(runEnd('run-att', ['s3'], 2));
+    expect(finishedA1.status).toBe('completed');
+
+    // A run with skills x, y. A second run whose first crawl dies after one batch; the redelivered crawl is
+    // attempt 2. Attempt 1's late messages must not write, tombstone or end anything.
+    await begin('run-att2', ['s3']);
+    const second = await begin('run-att2', ['s3']);
+    expect(second.attempt).toBe(2);
+    const stale = { ...batch('run-att2', 's3', 0, ['x']), attempt: 1 };
+    const staleJob = await queues.write.add('batch', stale);
+    expect(await waitForJob(queues.write, staleJob.id as string, 10_000)).toEqual({
+      stale: true,
+    });
+    await queues.write.add('source-done', { ...sourceDone('run-att2', 's3', 1), attempt: 1 });
+    await queues.write.add('batch', { ...batch('run-att2', 's3', 0, ['x', 'y']), attempt: 2 });
+    await queues.write.add('source-done', { ...sourceDone('run-att2', 's3', 1), attempt: 2 });
+    const summary = await finish({ ...runEnd('run-att2', ['s3'], 2), attempt: 2 });
+    expect(summary.status).toBe('completed');
+    expect(summary.counts.removed).toBe(0);
+    const conn = new Database(db, { readonly: true });
+    expect(
+      conn.prepare(`SELECT count(*) FROM skills WHERE source_id = 's3' AND removed_at IS NULL`).pluck().get(),
+    ).toBe(2);
+    conn.close();
+    expect(await begin('run-att2', ['s3'])).toMatchObject({ finished: 'completed' });
+  });
+
+  it('ends an abandoned run as failed at once, and a run whose batches never come as failed', async () => {
+    await begin('run-abandon', ['s4', 's5']);
+    const abandoned = await finish({
+      ...runEnd('run-abandon', ['s4', 's5'], 0),
+      status: 'failed',
+      abandon: true,
+      message: 'the crawl failed: boom',
+    });
+    expect(abandoned).toMatchObject({ status: 'failed', message: 'the crawl failed: boom' });
+
+    // source-done says 2 batches; only one ever arrives (the other was dead-lettered and never replayed).
+    await begin('run-lost', ['s6']);
+    await queues.write.add('batch', batch('run-lost', 's6', 0, ['only']));
+    await queues.write.add('source-done', sourceDone('run-lost', 's6', 2));
+    const lost = await finish(runEnd('run-lost', ['s6'], 2));
+    expect(lost.status).toBe('failed');
+    expect(lost.message).toMatch(/sources not completed: s6/);
   });
 
   it('writes a batch delivered twice exactly once, and counts it once', async () => {
@@ -168,9 +221,7 @@ describe('distributed writer', () => {
 
   it('sends a malformed job to the failed set at once, without retries', async () => {
     const job = await queues.write.add('batch', { runKey: 'x', skills: 'not a list' });
-    await expect(job.waitUntilFinished(await queues.eventsOf(QUEUES.write), 10_000)).rejects.toThrow(
-      /malformed batch job/,
-    );
+    await expect(waitForJob(queues.write, job.id as string, 10_000)).rejects.toThrow(/malformed batch job/);
     const failed = await queues.write.getJob(job.id as string);
     expect(failed?.attemptsMade).toBe(1);
     expect(await failed?.isFailed()).toBe(true);

@@ -1,6 +1,5 @@
 import { IndexerError, ERROR_CODES } from '../shared/errors.js';
-import { QUEUES } from '../shared/queues.js';
-import type { PipelineQueues } from './pipeline-queues.js';
+import { waitForJob, type PipelineQueues } from './pipeline-queues.js';
 
 /**
  * Asks the writer a question on the `writer-rpc` queue and waits for its answer (the job's return value). The
@@ -13,10 +12,9 @@ export async function askWriter<T>(
   data: unknown,
   timeoutMs = 60_000,
 ): Promise<T> {
-  const events = await queues.eventsOf(QUEUES.rpc);
   const job = await queues.rpc.add(name, data);
   try {
-    return (await job.waitUntilFinished(events, timeoutMs)) as T;
+    return await waitForJob<T>(queues.rpc, job.id as string, timeoutMs);
   } catch (err) {
     const message = (err as Error).message;
     if (/timed out/i.test(message)) {

@@ -17,12 +17,12 @@ import type {
   WriteBatchJob,
 } from '../shared/distributed-messages.js';
 import { IndexerError, ERROR_CODES } from '../shared/errors.js';
-import { jobId, QUEUES } from '../shared/queues.js';
+import { jobId } from '../shared/queues.js';
 import type { ErrorRecord, RunSource } from '../shared/records.js';
 import { redactUrl } from '../shared/redact.js';
 import type { KnownSource } from '../writer/index-writer.js';
 import { askWriter } from './ask-writer.js';
-import type { PipelineQueues } from './pipeline-queues.js';
+import { waitForJob, type PipelineQueues } from './pipeline-queues.js';
 import { runProgressKey } from './run-progress.js';
 import { SourceLocks } from './source-lock.js';
 
@@ -30,9 +30,13 @@ import { SourceLocks } from './source-lock.js';
 export interface DistributedCrawlOptions {
   queues: PipelineQueues;
   log: Logger;
-  /** The run's name; no `:`. A retried crawl job passes the same key with the next attempt number. */
+  /** The run's name; no `:`. A retried crawl job passes the same key: the writer numbers the attempt. */
   runKey: string;
-  attempt?: number;
+  /**
+   * Whether a failure of this crawl is final (no retry will come): then the run is ended as `failed` at once,
+   * instead of staying `running`. Default: always final (the `produce` command does not retry).
+   */
+  isFinal?: (err: unknown) => boolean;
   sources: readonly SourceSpec[];
   model: ModelSpec;
   /** The model folder workers load; undefined = their built-in default. */
@@ -65,6 +69,8 @@ export interface DistributedCrawlResult {
   batches: number;
   sources: RunSource[];
   summary?: DistributedRunSummary;
+  /** The run had already ended (a redelivered crawl job): this crawl did nothing. */
+  finished?: string;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -90,7 +96,7 @@ function knownFrom(reply: KnownReply): KnownSource {
  */
 export async function crawlDistributed(options: DistributedCrawlOptions): Promise<DistributedCrawlResult> {
   const { queues, log, runKey, model } = options;
-  const attempt = options.attempt ?? 1;
+  let attempt = 0;
   const batchSize = options.batchSize ?? 32;
   const maxBatchBytes = options.maxBatchBytes ?? 512 * 1024;
   const maxBacklog = options.maxEmbedBacklog ?? 64;
@@ -106,6 +112,8 @@ export async function crawlDistributed(options: DistributedCrawlOptions): Promis
   const ids = specs.map((s) => s.id);
   await locks.takeAll(ids);
   let handedOver = false;
+  let begun = false;
+  const counts: ProducerCounts = { seen: 0, unchanged: 0, failed: 0, warnings: 0 };
   try {
     const begin = await askWriter<BeginRunReply>(queues, 'begin', {
       runKey,
@@ -113,9 +121,26 @@ export async function crawlDistributed(options: DistributedCrawlOptions): Promis
       model: { id: model.id, dim: model.dim, pooling: model.pooling },
       textConfig: TEXT_CONFIG,
     });
+    if (begin.finished) {
+      // A crawl job redelivered after its run already ended: nothing left to do.
+      log.warn(
+        { runKey, runId: begin.runId, status: begin.finished },
+        'run already finished: not crawled again',
+      );
+      return {
+        runKey,
+        runId: begin.runId,
+        status: 'completed',
+        counts,
+        batches: 0,
+        sources,
+        finished: begin.finished,
+      };
+    }
+    attempt = begin.attempt;
+    begun = true;
     const reembed = options.reembed === true || begin.textConfigChanged;
     const runModel = { id: model.id, dim: model.dim, ...(options.modelDir ? { dir: options.modelDir } : {}) };
-    const counts: ProducerCounts = { seen: 0, unchanged: 0, failed: 0, warnings: 0 };
     let crawled = 0;
     let sent = 0;
     let batchesSent = 0;
@@ -275,12 +300,45 @@ export async function crawlDistributed(options: DistributedCrawlOptions): Promis
     };
     // Stopped by a signal: what was crawled is handed over; do not hold the process until it is written.
     if (options.wait === false || options.signal?.aborted) return result;
-    const events = await queues.eventsOf(QUEUES.write);
-    result.summary = (await endJob.waitUntilFinished(
-      events,
+    // The writer finishes the run whether or not anyone waits: a signal or a timeout ends only the waiting.
+    const stopped = new Promise<undefined>((resolve) => {
+      if (options.signal?.aborted) resolve(undefined);
+      options.signal?.addEventListener('abort', () => resolve(undefined), { once: true });
+    });
+    const finished = waitForJob<DistributedRunSummary>(
+      queues.write,
+      endJob.id as string,
       options.waitTimeoutMs ?? 6 * 3600_000,
-    )) as DistributedRunSummary;
+    ).catch((err: unknown) => {
+      log.warn({ err, runKey }, 'stopped waiting for the writer; the run goes on');
+      return undefined;
+    });
+    const summary = await Promise.race([finished, stopped]);
+    if (summary) result.summary = summary;
     return result;
+  } catch (err) {
+    // A crawl that failed for good after its run began ends the run as failed, so it does not stay `running`
+    // forever; its sources are released by the writer once the batches already queued are written or dropped.
+    if (begun && !handedOver && (options.isFinal?.(err) ?? true)) {
+      const message = redactUrl(err instanceof Error ? err.message : String(err));
+      const end: RunEndJob = {
+        runKey,
+        attempt,
+        sources,
+        counts,
+        status: 'failed',
+        abandon: true,
+        message: `the crawl failed: ${message}`,
+        sentAt: Date.now(),
+      };
+      try {
+        await queues.write.add('run-end', end, { jobId: jobId('end', runKey, `a${attempt}`) });
+        handedOver = true;
+      } catch {
+        /* Redis is gone too: the locks are released below, the run stays running until a retry */
+      }
+    }
+    throw err;
   } finally {
     // A crawl that failed before handing the run over frees its sources at once.
     if (!handedOver) await locks.release(ids);

@@ -1,4 +1,4 @@
-import { Queue, QueueEvents, type DefaultJobOptions, type WorkerOptions } from 'bullmq';
+import { Job, Queue, type DefaultJobOptions, type WorkerOptions } from 'bullmq';
 import { QUEUES, type QueueName } from '../shared/queues.js';
 import { bullConnection, type RedisTarget } from '../shared/redis-connection.js';
 
@@ -61,7 +61,6 @@ export class PipelineQueues {
   readonly embed: Queue;
   readonly write: Queue;
   readonly rpc: Queue;
-  private events = new Map<QueueName, QueueEvents>();
 
   constructor(readonly target: RedisTarget) {
     const make = (name: QueueName): Queue =>
@@ -85,19 +84,43 @@ export class PipelineQueues {
     return this.all().find((q) => q.name === name);
   }
 
-  /** The events stream of a queue (one connection, opened on first use), for `waitUntilFinished`. */
-  async eventsOf(name: QueueName): Promise<QueueEvents> {
-    let ev = this.events.get(name);
-    if (!ev) {
-      ev = new QueueEvents(name, { connection: bullConnection(this.target.url), prefix: this.target.prefix });
-      this.events.set(name, ev);
-      await ev.waitUntilReady();
-    }
-    return ev;
-  }
-
   async close(): Promise<void> {
-    await Promise.all([...this.events.values()].map((e) => e.close()));
     await Promise.all(this.all().map((q) => q.close()));
+  }
+}
+
+/** How a job ended, for {@link waitForJob}. */
+export class JobFailedError extends Error {
+  constructor(
+    readonly jobId: string,
+    readonly reason: string,
+  ) {
+    super(reason);
+    this.name = 'JobFailedError';
+  }
+}
+
+/**
+ * Waits until a job has finished and returns its return value (throws {@link JobFailedError} with its reason
+ * when it failed for good, or a timeout error). Polls the job's state rather than listening to QueueEvents: an
+ * events stream read from "now" misses a job that finishes between the add and the stream's first read,
+ * which left waits hanging. Polls every 50 ms, backing off to 250 ms.
+ */
+export async function waitForJob<T>(queue: Queue, jobId: string, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let pause = 50;
+  for (;;) {
+    // State first, then the job: read the other way round, a job finishing in between shows no result yet.
+    const state = await queue.getJobState(jobId);
+    if (state === 'completed' || state === 'failed') {
+      const job = await Job.fromId(queue, jobId);
+      if (!job) throw new JobFailedError(jobId, `job ${jobId} is gone from queue ${queue.name}`);
+      if (state === 'completed') return job.returnvalue as T;
+      throw new JobFailedError(jobId, job.failedReason ?? 'failed');
+    }
+    if (state === 'unknown') throw new JobFailedError(jobId, `job ${jobId} is gone from queue ${queue.name}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for job ${jobId}`);
+    await new Promise((r) => setTimeout(r, pause));
+    pause = Math.min(250, pause * 2);
   }
 }

@@ -74,7 +74,10 @@ export async function startProducerRole(options: ProducerRoleOptions): Promise<P
         queues,
         log: jlog,
         runKey,
-        attempt: job.attemptsMade + 1,
+        // Retryable (Redis trouble, an unexpected error) with attempts left: the retry continues the run.
+        isFinal: (err) =>
+          (err instanceof IndexerError && err.code !== ERROR_CODES.REDIS) ||
+          job.attemptsMade + 1 >= (job.opts.attempts ?? 1),
         sources,
         model,
         modelDir: data.modelDir,
@@ -84,6 +87,11 @@ export async function startProducerRole(options: ProducerRoleOptions): Promise<P
         onProgress: (p) => void job.updateProgress({ ...p, phase: 'crawling' }).catch(() => undefined),
       });
       options.onJob?.({ ms: performance.now() - t0, ok: true });
+      if (result.status === 'interrupted') {
+        // Stopped by SIGTERM (a deploy): what was crawled is written and the run ends `interrupted`; failing
+        // the job makes BullMQ retry it later, and that retry reopens the run as its next attempt.
+        throw new Error('crawl interrupted by shutdown: it resumes on a retry');
+      }
       return result;
     } catch (err) {
       options.onJob?.({ ms: performance.now() - t0, ok: false });

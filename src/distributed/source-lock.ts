@@ -9,7 +9,8 @@ export const sourceLockKey = (prefix: string, sourceId: string): string =>
 const TAKE = `local v = redis.call('GET', KEYS[1])
 if v == false or v == ARGV[1] then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
 return v`;
-const EXTEND = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
+/** Extends a lock still held by the run (KEYS[1] lock, ARGV[1] run key, ARGV[2] ms). */
+export const EXTEND_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
 
 /**
  * One run per source at a time: two crawls of one source interleaving their batches could tombstone each other's
@@ -55,7 +56,7 @@ export class SourceLocks {
   async extend(sourceIds: readonly string[], ms: number): Promise<void> {
     for (const id of sourceIds) {
       await this.redis
-        .eval(EXTEND, 1, sourceLockKey(this.prefix, id), this.runKey, String(ms))
+        .eval(EXTEND_LOCK, 1, sourceLockKey(this.prefix, id), this.runKey, String(ms))
         .catch(() => 0);
     }
   }

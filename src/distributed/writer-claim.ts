@@ -41,7 +41,13 @@ export class WriterClaim {
   }
 
   /** Takes the claim, or throws `E_ALREADY_RUNNING` naming the holder. */
-  static async acquire(redisUrl: string, prefix: string, db: string): Promise<WriterClaim> {
+  static async acquire(
+    redisUrl: string,
+    prefix: string,
+    db: string,
+    /** Called when a renewal finds the claim taken by another writer (after a Redis failover, a long stall). */
+    onLost: () => void = () => undefined,
+  ): Promise<WriterClaim> {
     const redis = new Redis(redisUrl, { maxRetriesPerRequest: 3 });
     redis.on('error', () => undefined); // reconnects are ioredis's business; a failed renew is logged below
     const info: WriterClaimInfo = {
@@ -77,7 +83,12 @@ export class WriterClaim {
     }
     const claim = new WriterClaim(redis, key, value);
     claim.timer = setInterval(() => {
-      redis.eval(RENEW, 1, key, value, String(TTL_MS)).catch(() => undefined);
+      redis
+        .eval(RENEW, 1, key, value, String(TTL_MS))
+        .then((r) => {
+          if (r === 0) onLost();
+        })
+        .catch(() => undefined); // Redis unreachable: BullMQ stalls too; the claim is checked again next time
     }, RENEW_MS);
     claim.timer.unref();
     return claim;

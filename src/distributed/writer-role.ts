@@ -19,7 +19,7 @@ import type { EmbeddingRecord } from '../shared/records.js';
 import { IndexWriter } from '../writer/index-writer.js';
 import { workerOptions } from './pipeline-queues.js';
 import { runProgressKey, ACTIVE_RUNS_KEY } from './run-progress.js';
-import { releaseSourceLock } from './source-lock.js';
+import { EXTEND_LOCK, releaseSourceLock, sourceLockKey } from './source-lock.js';
 import { WriterClaim } from './writer-claim.js';
 
 /** Options of {@link startWriterRole}. */
@@ -69,7 +69,12 @@ export async function startWriterRole(options: WriterRoleOptions): Promise<Write
   const { target, log } = options;
   const runTimeoutMs = options.runTimeoutMs ?? 6 * 3600_000;
   const recheckMs = options.recheckMs ?? 200;
-  const claim = await WriterClaim.acquire(target.url, target.prefix, options.db);
+  // Another writer holds the claim now (ours expired during a Redis failover or a stall of > 30 s): two
+  // writers would split the batches between two files. Stop at once; the job in hand is redelivered.
+  const claim = await WriterClaim.acquire(target.url, target.prefix, options.db, () => {
+    log.fatal({ prefix: target.prefix }, 'writer claim lost to another writer: exiting');
+    process.exit(3);
+  });
   let writer: IndexWriter;
   try {
     writer = IndexWriter.open({ path: options.db });
@@ -89,17 +94,36 @@ export async function startWriterRole(options: WriterRoleOptions): Promise<Write
     return id;
   };
 
-  /** Waits (without holding the worker) until `ready()`, or gives up after the run timeout. */
+  /**
+   * Waits, without holding the worker, until `isReady`: the job goes back to delayed and is looked at again in
+   * `recheckMs`. Gives up after the run timeout, counted from when this writer first looked at the job (not
+   * from when it was sent: a writer that was down for hours must not time out batches still in its queue).
+   */
   const waitFor = async (
     job: Job,
     token: string | undefined,
-    sentAt: number,
     isReady: boolean,
   ): Promise<'ready' | 'timeout'> => {
     if (isReady) return 'ready';
-    if (Date.now() - sentAt > runTimeoutMs) return 'timeout';
+    const firstSeen = (job.data as { firstSeenAt?: unknown }).firstSeenAt;
+    if (typeof firstSeen !== 'number') {
+      await job.updateData({ ...(job.data as object), firstSeenAt: Date.now() });
+    } else if (Date.now() - firstSeen > runTimeoutMs) return 'timeout';
     await job.moveToDelayed(Date.now() + recheckMs, token);
     throw new DelayedError();
+  };
+
+  /**
+   * Whether a message belongs to the run's current attempt while it runs. Messages of an older attempt (a crawl
+   * that was redelivered or retried), or of a run already finished, are stale: applying them could write old
+   * content over new or tombstone against a `run_seen` already cleared. They are acknowledged and dropped; the
+   * next run sees whatever they would have changed.
+   */
+  const current = (runId: number, attempt: number, what: string, jlog: Logger): boolean => {
+    const run = writer.runState(runId);
+    if (run && run.status === 'running' && run.attempt === attempt) return true;
+    jlog.warn({ attempt, current: run?.attempt, status: run?.status }, `stale ${what} ignored`);
+    return false;
   };
 
   const handleWrite = async (job: Job, token?: string): Promise<unknown> => {
@@ -109,6 +133,7 @@ export async function startWriterRole(options: WriterRoleOptions): Promise<Write
       const b = parsed.data;
       const runId = runIdOf(b.runKey);
       const jlog = log.child({ runKey: b.runKey, jobId: job.id, source: b.sourceId });
+      if (!current(runId, b.attempt, 'batch', jlog)) return { stale: true };
       const embeddings: EmbeddingRecord[] = b.skills.map((s) => {
         const encoded = b.vectors[s.textHash];
         const vector = encoded
@@ -135,6 +160,10 @@ export async function startWriterRole(options: WriterRoleOptions): Promise<Write
           embedded: b.embedded,
         },
       });
+      // The run is alive: keep its source locked however long the queue is (the producer's stretch may end).
+      await redis
+        .eval(EXTEND_LOCK, 1, sourceLockKey(target.prefix, b.sourceId), b.runKey, String(runTimeoutMs))
+        .catch(() => 0);
       if (!duplicate) {
         options.onBatch?.({
           skills: b.skills.length,
@@ -164,10 +193,11 @@ export async function startWriterRole(options: WriterRoleOptions): Promise<Write
       const d = parsed.data;
       const runId = runIdOf(d.runKey);
       const jlog = log.child({ runKey: d.runKey, jobId: job.id, source: d.source.id });
+      if (!current(runId, d.attempt, 'source-done', jlog)) return { stale: true };
       const written = writer.batchesWritten(runId, d.attempt, d.source.id);
       // Tombstones only once every batch of the source is in: a skill in a batch still on its way would
       // otherwise be marked removed.
-      const outcome = await waitFor(job, token, d.sentAt, written >= d.batches);
+      const outcome = await waitFor(job, token, written >= d.batches);
       const complete = d.status === 'completed' && outcome === 'ready';
       if (outcome === 'timeout') {
         jlog.error(
@@ -181,6 +211,7 @@ export async function startWriterRole(options: WriterRoleOptions): Promise<Write
         attempt: d.attempt,
         source: d.source,
         complete,
+        timedOut: outcome === 'timeout',
         state: d.state,
       });
       jlog.info({ removed, batches: d.batches, status: complete ? 'completed' : d.status }, 'source done');
@@ -192,10 +223,12 @@ export async function startWriterRole(options: WriterRoleOptions): Promise<Write
       const e = parsed.data;
       const runId = runIdOf(e.runKey);
       const jlog = log.child({ runKey: e.runKey, jobId: job.id });
-      const done = new Set(writer.sourcesDone(runId, e.attempt));
-      const missing = e.sources.filter((s) => !done.has(s.id));
-      const outcome = await waitFor(job, token, e.sentAt, missing.length === 0);
-      const totals = writer.runTotals(runId);
+      if (!current(runId, e.attempt, 'run-end', jlog)) return { stale: true };
+      const done = writer.sourcesDone(runId, e.attempt);
+      const missing = e.sources.filter((s) => !done.some((d) => d.sourceId === s.id));
+      // An abandoned run (its crawl failed for good) ends now: its sources that never closed get no tombstones.
+      const outcome = e.abandon ? 'ready' : await waitFor(job, token, missing.length === 0);
+      const totals = writer.runTotals(runId, e.attempt);
       const counts = {
         ...e.counts,
         indexed: totals.indexed,
@@ -203,25 +236,25 @@ export async function startWriterRole(options: WriterRoleOptions): Promise<Write
         removed: totals.removed,
       };
       let status = e.status;
-      let message: string | undefined;
-      if (outcome === 'timeout') {
+      let message = e.message;
+      const timedOut = done.filter((d) => d.timedOut).map((d) => d.sourceId);
+      if (outcome === 'timeout' || timedOut.length > 0) {
         status = 'failed';
-        message = `sources never completed: ${missing.map((s) => s.id).join(', ')} (batches dead-lettered or lost)`;
+        message =
+          `sources not completed: ${[...missing.map((s) => s.id), ...timedOut].join(', ')} ` +
+          '(their batches were dead-lettered or lost: see `skillsmith-index failed`; no tombstones applied)';
       }
-      const row = writer.runRow(runId);
-      if (row && row.status === 'running') {
-        const modelId = writer.runModel(runId);
-        if (
-          status === 'completed' &&
-          e.textConfig !== undefined &&
-          modelId &&
-          e.sources.every((s) => s.status === 'completed')
-        ) {
-          writer.updateTextConfig(modelId, e.textConfig);
-        }
-        writer.finishRun(runId, status, counts, e.sources);
-        writer.checkpoint();
+      const run = writer.runState(runId);
+      if (
+        status === 'completed' &&
+        e.textConfig !== undefined &&
+        run &&
+        e.sources.every((s) => s.status === 'completed')
+      ) {
+        writer.updateTextConfig(run.modelId, e.textConfig);
       }
+      writer.finishRun(runId, status, counts, e.sources);
+      writer.checkpoint();
       // The run is over: its sources may be crawled again.
       for (const s of e.sources) await releaseSourceLock(redis, target.prefix, s.id, e.runKey);
       await redis
@@ -250,7 +283,11 @@ export async function startWriterRole(options: WriterRoleOptions): Promise<Write
       if (!parsed.success) throw bad('begin', parsed.error);
       const r = parsed.data;
       const { storedTextConfig } = writer.registerModel({ ...r.model, textConfig: r.textConfig });
-      const runId = writer.beginKeyedRun({ runKey: r.runKey, sources: r.sources, modelId: r.model.id });
+      const { runId, attempt, finished } = writer.beginKeyedRun({
+        runKey: r.runKey,
+        sources: r.sources,
+        modelId: r.model.id,
+      });
       await redis
         .multi()
         .zadd(ACTIVE_RUNS_KEY(target.prefix), Date.now(), r.runKey)
@@ -261,6 +298,8 @@ export async function startWriterRole(options: WriterRoleOptions): Promise<Write
       log.info({ runKey: r.runKey, runId, jobId: job.id, sources: r.sources.map((s) => s.id) }, 'run begun');
       const reply: BeginRunReply = {
         runId,
+        attempt,
+        ...(finished ? { finished } : {}),
         textConfigChanged: JSON.stringify(storedTextConfig) !== JSON.stringify(r.textConfig),
       };
       return reply;

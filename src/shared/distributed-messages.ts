@@ -154,6 +154,9 @@ export const RunEndJobSchema = z.object({
   status: z.enum(['completed', 'interrupted', 'failed']),
   /** The run's text config changed its vectors: once complete, the model's stored text config is updated. */
   textConfig: z.unknown().optional(),
+  /** The crawl failed for good: end the run now (as `failed`), without waiting for sources that never closed. */
+  abandon: z.boolean().optional(),
+  message: z.string().optional(),
   sentAt: z.number(),
 });
 export type RunEndJob = z.infer<typeof RunEndJobSchema>;
@@ -170,6 +173,10 @@ export type BeginRunRpc = z.infer<typeof BeginRunRpcSchema>;
 /** Answer to `begin`. */
 export interface BeginRunReply {
   runId: number;
+  /** This crawl's attempt number at the run: every message of it carries this. */
+  attempt: number;
+  /** The run already ended (`completed` or `failed`): nothing to crawl. */
+  finished?: string;
   /** The model's stored vectors were made from another text config: re-embed every skill. */
   textConfigChanged: boolean;
 }

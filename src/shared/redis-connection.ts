@@ -15,12 +15,16 @@ export function parseRedisUrl(value: string, from = '--redis'): string {
   try {
     url = new URL(value);
   } catch {
-    throw new IndexerError(ERROR_CODES.BAD_OPTION, `${from} is not a URL (got ${redactUrl(value)})`);
+    // Not echoed: a mistyped URL may still carry the password where no pattern would recognise it.
+    throw new IndexerError(
+      ERROR_CODES.BAD_OPTION,
+      `${from} is not a valid URL (expected redis://[:password@]host:port)`,
+    );
   }
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
     throw new IndexerError(
       ERROR_CODES.BAD_OPTION,
-      `${from} must be a redis:// or rediss:// URL (got ${redactUrl(value)})`,
+      `${from} must be a redis:// or rediss:// URL (got ${url.protocol}//…)`,
     );
   }
   return value;
@@ -28,7 +32,16 @@ export function parseRedisUrl(value: string, from = '--redis'): string {
 
 /** The URL with its password masked, for logs and messages. */
 export function describeRedis(url: string): string {
-  return redactUrl(url);
+  try {
+    const u = new URL(url);
+    if (u.username || u.password) {
+      u.username = '***';
+      u.password = '';
+    }
+    return u.toString();
+  } catch {
+    return redactUrl(url);
+  }
 }
 
 /**

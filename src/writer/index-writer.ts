@@ -331,24 +331,49 @@ export class IndexWriter {
   }
 
   /**
-   * Starts — or finds again — the distributed run named `runKey`. The producer may say it more than once (a
-   * retried crawl job, a redelivered message); the run is created once. Other running runs are left alone:
-   * several distributed runs (of different sources) may be in flight at once.
+   * Starts the distributed run named `runKey`, or a new attempt at it: the producer says `begin` once per crawl,
+   * and a crawl redelivered after a crash (or retried) is a new attempt, numbered here so that every message of
+   * an older attempt can be told apart and ignored. A run that already completed or failed is not reopened
+   * (`finished`); an interrupted one is. Other running runs are left alone: several distributed runs (of
+   * different sources) may be in flight at once.
    */
-  beginKeyedRun(run: { runKey: string; sources: readonly RunSource[]; modelId: string }): number {
+  beginKeyedRun(run: { runKey: string; sources: readonly RunSource[]; modelId: string }): {
+    runId: number;
+    attempt: number;
+    finished?: string;
+  } {
     return this.db
       .transaction(() => {
-        const existing = this.runIdByKey(run.runKey);
-        if (existing !== undefined) return existing;
-        const info = this.db
+        const existing = this.db
+          .prepare('SELECT id, status, attempt FROM index_runs WHERE run_key = ?')
+          .get(run.runKey) as { id: number; status: string; attempt: number } | undefined;
+        if (!existing) {
+          const info = this.db
+            .prepare(
+              `INSERT INTO index_runs (mode, sources, model_id, started_at, status, run_key, attempt)
+               VALUES ('distributed', ?, ?, ?, 'running', ?, 1)`,
+            )
+            .run(JSON.stringify(run.sources), run.modelId, nowIso(), run.runKey);
+          return { runId: Number(info.lastInsertRowid), attempt: 1 };
+        }
+        if (existing.status !== 'running' && existing.status !== 'interrupted') {
+          return { runId: existing.id, attempt: existing.attempt, finished: existing.status };
+        }
+        this.db
           .prepare(
-            `INSERT INTO index_runs (mode, sources, model_id, started_at, status, run_key)
-             VALUES ('distributed', ?, ?, ?, 'running', ?)`,
+            `UPDATE index_runs SET attempt = attempt + 1, status = 'running', finished_at = NULL WHERE id = ?`,
           )
-          .run(JSON.stringify(run.sources), run.modelId, nowIso(), run.runKey);
-        return Number(info.lastInsertRowid);
+          .run(existing.id);
+        return { runId: existing.id, attempt: existing.attempt + 1 };
       })
       .immediate();
+  }
+
+  /** A distributed run's status, current attempt and model. */
+  runState(runId: number): { status: string; attempt: number; modelId: string } | undefined {
+    return this.db
+      .prepare('SELECT status, attempt, model_id AS modelId FROM index_runs WHERE id = ?')
+      .get(runId) as { status: string; attempt: number; modelId: string } | undefined;
   }
 
   /** Every source the database knows, as last saved (credentials were removed before saving). */
@@ -368,22 +393,10 @@ export class IndexWriter {
     }[];
   }
 
-  /** A run's model id. */
-  runModel(runId: number): string | undefined {
-    return this.db.prepare('SELECT model_id FROM index_runs WHERE id = ?').pluck().get(runId) as
-      string | undefined;
-  }
-
   /** The id of the run named `runKey`, if the writer was told of it. */
   runIdByKey(runKey: string): number | undefined {
     return this.db.prepare('SELECT id FROM index_runs WHERE run_key = ?').pluck().get(runKey) as
       number | undefined;
-  }
-
-  /** A run's status and counts as stored. */
-  runRow(runId: number): { status: string; sources: string } | undefined {
-    return this.db.prepare('SELECT status, sources FROM index_runs WHERE id = ?').get(runId) as
-      { status: string; sources: string } | undefined;
   }
 
   /** How many batches of one attempt at one source of a run are written. */
@@ -396,23 +409,40 @@ export class IndexWriter {
       .get(runId, attempt, sourceId) as number;
   }
 
-  /** Source ids of a run's attempt whose completion is written. */
-  sourcesDone(runId: number, attempt: number): string[] {
-    return this.db
-      .prepare(`SELECT source_id FROM run_batches WHERE run_id = ? AND attempt = ? AND kind = 'source-done'`)
-      .pluck()
-      .all(runId, attempt) as string[];
+  /** The sources of a run's attempt that are closed: `timedOut` when closed without all their batches. */
+  sourcesDone(runId: number, attempt: number): { sourceId: string; timedOut: boolean }[] {
+    return (
+      this.db
+        .prepare(
+          `SELECT source_id AS sourceId, kind FROM run_batches
+            WHERE run_id = ? AND attempt = ? AND kind IN ('source-done', 'source-timeout')`,
+        )
+        .all(runId, attempt) as { sourceId: string; kind: string }[]
+    ).map((r) => ({ sourceId: r.sourceId, timedOut: r.kind === 'source-timeout' }));
   }
 
-  /** What the workers and the writer did for a run, over all its batches: the counts only they know. */
-  runTotals(runId: number): { indexed: number; embedded: number; removed: number; batches: number } {
+  /**
+   * What the workers and the writer did for a run: the counts only they know. `indexed` is the final attempt's
+   * (a skill an earlier attempt wrote is `unchanged` to it, and counted there); embedded texts and tombstones
+   * are summed over all attempts.
+   */
+  runTotals(
+    runId: number,
+    attempt: number,
+  ): { indexed: number; embedded: number; removed: number; batches: number } {
     return this.db
       .prepare(
-        `SELECT coalesce(sum(changed), 0) AS indexed, coalesce(sum(embedded), 0) AS embedded,
-                coalesce(sum(removed), 0) AS removed, count(*) FILTER (WHERE kind = 'batch') AS batches
+        `SELECT coalesce(sum(changed) FILTER (WHERE attempt = ?), 0) AS indexed,
+                coalesce(sum(embedded), 0) AS embedded, coalesce(sum(removed), 0) AS removed,
+                count(*) FILTER (WHERE kind = 'batch' AND attempt = ?) AS batches
            FROM run_batches WHERE run_id = ?`,
       )
-      .get(runId) as { indexed: number; embedded: number; removed: number; batches: number };
+      .get(attempt, attempt, runId) as {
+      indexed: number;
+      embedded: number;
+      removed: number;
+      batches: number;
+    };
   }
 
   /**
@@ -427,6 +457,8 @@ export class IndexWriter {
     source: Parameters<IndexWriter['saveSource']>[1];
     /** The crawl went to the end: tombstone and save state. Otherwise only note it done. */
     complete: boolean;
+    /** Closed without all its batches (they never arrived in time): noted so the run ends `failed`. */
+    timedOut?: boolean;
     state: Record<string, unknown> | undefined;
   }): { removed: number; duplicate: boolean } {
     return this.db
@@ -442,7 +474,7 @@ export class IndexWriter {
           key: args.key,
           attempt: args.attempt,
           sourceId: args.source.id,
-          kind: 'source-done',
+          kind: args.timedOut ? 'source-timeout' : 'source-done',
           changed: 0,
           embedded: 0,
           removed,

@@ -126,6 +126,9 @@ const MIGRATIONS: readonly string[] = [
   /* v2: distributed runs — a run survives a writer restart, and every batch is written exactly once. */ `
   -- The distributed producer names its run; the writer maps that key to the row, however often it is told.
   ALTER TABLE index_runs ADD COLUMN run_key TEXT;
+  -- Each crawl of a distributed run (a redelivered or retried crawl job) is a new attempt, numbered by the
+  -- writer; messages of an older attempt are stale and ignored.
+  ALTER TABLE index_runs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
   CREATE UNIQUE INDEX index_runs_key ON index_runs(run_key) WHERE run_key IS NOT NULL;
 
   -- Skills a running run has seen, for tombstoning. Persistent (it was a temp table): a writer that restarts
@@ -143,7 +146,7 @@ const MIGRATIONS: readonly string[] = [
     batch_key  TEXT NOT NULL,                 -- 'a<attempt>/<source>/<n>' or 'a<attempt>/<source>/done'
     attempt    INTEGER NOT NULL,
     source_id  TEXT NOT NULL,
-    kind       TEXT NOT NULL,                 -- 'batch' | 'source-done'
+    kind       TEXT NOT NULL,                 -- 'batch' | 'source-done' | 'source-timeout'
     changed    INTEGER NOT NULL DEFAULT 0,    -- skill rows that changed
     embedded   INTEGER NOT NULL DEFAULT 0,    -- texts the workers embedded for it
     removed    INTEGER NOT NULL DEFAULT 0,    -- skills tombstoned (source-done)
