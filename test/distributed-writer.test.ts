@@ -61,7 +61,6 @@ const sourceDone = (runKey: string, id: string, batches: number): SourceDoneJob 
   source: { id, kind: 'dir', location: `/skills/${id}` },
   batches,
   status: 'completed',
-  sentAt: Date.now(),
 });
 
 const runEnd = (runKey: string, ids: string[], seen: number): RunEndJob => ({
@@ -70,7 +69,6 @@ const runEnd = (runKey: string, ids: string[], seen: number): RunEndJob => ({
   sources: ids.map((id) => ({ id, kind: 'dir', location: `/skills/${id}`, status: 'completed' })),
   counts: { seen, unchanged: 0, failed: 0, warnings: 0 },
   status: 'completed',
-  sentAt: Date.now(),
 });
 
 describe('distributed writer', () => {

@@ -1,39 +1,12 @@
-import Database from 'better-sqlite3';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cjkBigrams, CjkSearch } from '../src/reader/cjk-search.js';
 import { normalizeFilters } from '../src/reader/filters.js';
 import { cjkShare } from '../src/reader/fts-query.js';
-import { IndexWriter } from '../src/writer/index-writer.js';
 import { tempDir } from './helpers.js';
+import { smallIndex } from './support/small-index.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
-
-function indexOf(skills: { id: string; name: string; description: string }[]): Database.Database {
-  const path = join(tmp.dir, `${skills[0]?.id ?? 'x'}.db`);
-  const w = IndexWriter.open({ path });
-  const runId = w.beginRun({ mode: 'embedded', sources: [], modelId: 'm' });
-  w.writeBatch({
-    runId,
-    skills: skills.map((s) => ({
-      ...s,
-      sourceId: 'src',
-      path: s.id,
-      body: '',
-      frontMatter: {},
-      license: null,
-      allowedTools: null,
-      warnings: [],
-      contentHash: s.id,
-    })),
-    embeddings: [],
-    errors: [],
-    seen: [],
-  });
-  w.close();
-  return new Database(path, { readonly: true });
-}
 
 describe('CJK search by character bigrams', () => {
   it('splits CJK runs into overlapping bigrams and ignores other text', () => {
@@ -43,7 +16,7 @@ describe('CJK search by character bigrams', () => {
   });
 
   it('finds a skill whose description shares pieces of the query, not whole runs, best match first', () => {
-    const db = indexOf([
+    const db = smallIndex(tmp.dir, [
       {
         id: 'tdd',
         name: 'tdd-workflow',

@@ -1,46 +1,18 @@
-import Database from 'better-sqlite3';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FieldSearch } from '../src/reader/field-search.js';
 import { normalizeFilters } from '../src/reader/filters.js';
 import { ftsTerms } from '../src/reader/fts-query.js';
-import { IndexWriter } from '../src/writer/index-writer.js';
 import { tempDir } from './helpers.js';
+import { smallIndex } from './support/small-index.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
-
-function indexOf(
-  skills: { id: string; name: string; description: string; body: string }[],
-): Database.Database {
-  const path = join(tmp.dir, `${skills[0]?.id ?? 'x'}.db`);
-  const w = IndexWriter.open({ path });
-  const runId = w.beginRun({ mode: 'embedded', sources: [], modelId: 'm' });
-  w.writeBatch({
-    runId,
-    skills: skills.map((s) => ({
-      ...s,
-      sourceId: 'src',
-      path: s.id,
-      frontMatter: {},
-      license: null,
-      allowedTools: null,
-      warnings: [],
-      contentHash: s.id,
-    })),
-    embeddings: [],
-    errors: [],
-    seen: [],
-  });
-  w.close();
-  return new Database(path, { readonly: true });
-}
 
 const none = normalizeFilters(undefined);
 
 describe('name + description search (BM25F)', () => {
   it('ranks a description match first however long the body is, and ignores body-only matches', () => {
-    const db = indexOf([
+    const db = smallIndex(tmp.dir, [
       {
         id: 'long',
         name: 'cargo-fuzz',
@@ -68,7 +40,9 @@ describe('name + description search (BM25F)', () => {
   });
 
   it('returns nothing for CJK-only or wordless queries, and applies filters', () => {
-    const db = indexOf([{ id: 'pdf', name: 'pdf', description: 'Extract text from PDF files.', body: '' }]);
+    const db = smallIndex(tmp.dir, [
+      { id: 'pdf', name: 'pdf', description: 'Extract text from PDF files.', body: '' },
+    ]);
     const search = new FieldSearch(db);
     expect(search.search('pdf text', 10, none).map((h) => h.id)).toEqual(['pdf']);
     expect(search.search('提取文本', 10, none)).toEqual([]);

@@ -1,11 +1,10 @@
 import { mkdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureDefaultModel } from '../src/model/default-model.js';
 import { corpusDir, tempDir } from './helpers.js';
-import { testRedis, uniquePrefix, type TestRedis } from './support/redis.js';
+import { freePort, testRedis, uniquePrefix, type TestRedis } from './support/redis.js';
 import { runCli, startRole, waitFor, type RoleProcess } from './support/roles.js';
 
 // What an operator watches: /metrics, /healthz and /readyz of a running writer and worker, log lines that carry
@@ -14,16 +13,6 @@ import { runCli, startRole, waitFor, type RoleProcess } from './support/roles.js
 const PASSWORD = 'redis-secret-7f3a9c';
 const TOKEN = 'ghp_testtoken0123456789abcdefSECRET';
 const tmp = tempDir();
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 describe('observability of the distributed roles', () => {
   let redis: TestRedis;

@@ -179,7 +179,7 @@ async function follow(queues: PipelineQueues, redis: Redis, job: Job): Promise<F
         const secs = (Date.now() - started) / 1000;
         const rate = p.written / Math.max(secs, 1e-3);
         process.stderr.write(
-          `\r${state}: crawled ${p.crawled || p.sent}, queued ${p.sent}, written ${p.written} (${rate.toFixed(1)}/s), embedded ${p.embedded}   `,
+          `\r${state}: queued ${p.sent}, written ${p.written} (${rate.toFixed(1)}/s), embedded ${p.embedded}   `,
         );
       }
       await sleep(1000);

@@ -105,10 +105,8 @@ Examples:
           metrics.batchSeconds.observe({ queue: 'crawl' }, e.ms / 1000);
         },
       });
-      const queues = new PipelineQueues(target);
-      trackQueueDepth(metrics, queues.all());
+      trackQueueDepth(metrics, role.queues.all());
       await serveRole({ log, role, metrics, port, graceMs: flags.graceMs });
-      await queues.close();
       return;
     }
     const specs = sourcesFromArgs(args, flags.sources);

@@ -138,10 +138,8 @@ Example:
         } else metrics.jobsFailed.inc({ queue: 'embed' });
       },
     });
-    const queues = new PipelineQueues(target);
-    trackQueueDepth(metrics, [queues.embed]);
+    trackQueueDepth(metrics, [role.queues.embed]);
     trackPoolUtilisation(metrics, () => role.utilisation());
     await serveRole({ log, role, metrics, port, graceMs: flags.graceMs });
-    await queues.close();
   });
 }

@@ -281,15 +281,13 @@ export async function crawlDistributed(options: DistributedCrawlOptions): Promis
       counts,
       status,
       ...(begin.textConfigChanged ? { textConfig: TEXT_CONFIG } : {}),
-      sentAt: Date.now(),
     };
     // The crawl is over: hold the sources until the writer ends the run (it releases them), not longer.
     locks.stopRenewing();
     await locks.extend(ids, options.waitTimeoutMs ?? 6 * 3600_000);
     const endJob = await queues.write.add('run-end', end, { jobId: jobId('end', runKey, `a${attempt}`) });
     handedOver = true;
-    const batches = await redis.hget(progressKey, 'sent').catch(() => null);
-    log.info({ runKey, status, counts, sent: Number(batches ?? sent) }, 'run crawled: every batch is queued');
+    log.info({ runKey, status, counts, sent, batches: batchesSent }, 'run crawled: every batch is queued');
     const result: DistributedCrawlResult = {
       runKey,
       runId: begin.runId,
@@ -329,7 +327,6 @@ export async function crawlDistributed(options: DistributedCrawlOptions): Promis
         status: 'failed',
         abandon: true,
         message: `the crawl failed: ${message}`,
-        sentAt: Date.now(),
       };
       try {
         await queues.write.add('run-end', end, { jobId: jobId('end', runKey, `a${attempt}`) });
@@ -360,7 +357,6 @@ export async function crawlDistributed(options: DistributedCrawlOptions): Promis
       batches,
       status,
       ...(state ? { state } : {}),
-      sentAt: Date.now(),
     };
   }
 }

@@ -24,6 +24,8 @@ export interface ProducerRoleOptions {
 
 /** A running producer server. */
 export interface ProducerRole {
+  /** The deployment's queues as this role opened them (for queue-depth metrics); closed with the role. */
+  readonly queues: PipelineQueues;
   ready(): boolean;
   close(graceMs?: number): Promise<void>;
 }
@@ -122,6 +124,7 @@ export async function startProducerRole(options: ProducerRoleOptions): Promise<P
   log.info({ prefix: target.prefix }, 'producer ready: serving schedules and backfills');
   let closing = false;
   return {
+    queues,
     ready: () => !closing && worker.isRunning(),
     async close(graceMs = 60_000) {
       if (closing) return;

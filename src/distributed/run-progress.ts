@@ -1,6 +1,6 @@
 /**
  * Live progress of distributed runs in Redis, for `status` and `backfill --follow`: informative only (the
- * database is the truth), written by the producer (`crawled`, `sent`) and the writer (`written`, `indexed`,
+ * database is the truth), written by the producer (`sent`) and the writer (`written`, `indexed`,
  * `embedded`, `startedAt`, `runId`). Finished runs' hashes expire after a day.
  */
 export const runProgressKey = (prefix: string, runKey: string): string => `${prefix}:run-progress:${runKey}`;
@@ -12,7 +12,6 @@ export const ACTIVE_RUNS_KEY = (prefix: string): string => `${prefix}:active-run
 export interface RunProgressFields {
   runId?: number;
   startedAt?: number;
-  crawled: number;
   sent: number;
   written: number;
   indexed: number;
@@ -25,7 +24,6 @@ export function parseRunProgress(raw: Record<string, string>): RunProgressFields
   return {
     ...(raw.runId ? { runId: Number(raw.runId) } : {}),
     ...(raw.startedAt ? { startedAt: Number(raw.startedAt) } : {}),
-    crawled: n('crawled'),
     sent: n('sent'),
     written: n('written'),
     indexed: n('indexed'),

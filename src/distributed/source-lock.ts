@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { IndexerError, ERROR_CODES } from '../shared/errors.js';
+import { DELETE_IF_OWNER, EXTEND_IF_OWNER } from './owned-key.js';
 
 /** Key of a source's lock: held (value = run key) from the start of its crawl until its run ends. */
 export const sourceLockKey = (prefix: string, sourceId: string): string =>
@@ -9,8 +10,6 @@ export const sourceLockKey = (prefix: string, sourceId: string): string =>
 const TAKE = `local v = redis.call('GET', KEYS[1])
 if v == false or v == ARGV[1] then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
 return v`;
-/** Extends a lock still held by the run (KEYS[1] lock, ARGV[1] run key, ARGV[2] ms). */
-export const EXTEND_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
 
 /**
  * One run per source at a time: two crawls of one source interleaving their batches could tombstone each other's
@@ -56,7 +55,7 @@ export class SourceLocks {
   async extend(sourceIds: readonly string[], ms: number): Promise<void> {
     for (const id of sourceIds) {
       await this.redis
-        .eval(EXTEND_LOCK, 1, sourceLockKey(this.prefix, id), this.runKey, String(ms))
+        .eval(EXTEND_IF_OWNER, 1, sourceLockKey(this.prefix, id), this.runKey, String(ms))
         .catch(() => 0);
     }
   }
@@ -79,12 +78,5 @@ export async function releaseSourceLock(
   sourceId: string,
   runKey: string,
 ): Promise<void> {
-  await redis
-    .eval(
-      `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`,
-      1,
-      sourceLockKey(prefix, sourceId),
-      runKey,
-    )
-    .catch(() => 0);
+  await redis.eval(DELETE_IF_OWNER, 1, sourceLockKey(prefix, sourceId), runKey).catch(() => 0);
 }

@@ -37,6 +37,8 @@ export interface WorkerRoleOptions {
 
 /** A running embed worker. */
 export interface WorkerRole {
+  /** The deployment's queues as this role opened them (for queue-depth metrics); closed with the role. */
+  readonly queues: PipelineQueues;
   ready(): boolean;
   /** Share of the pool's threads busy right now (0…1). */
   utilisation(): number;
@@ -196,6 +198,7 @@ export async function startWorkerRole(options: WorkerRoleOptions): Promise<Worke
   );
   let closing = false;
   return {
+    queues,
     ready: () => !closing && worker.isRunning(),
     utilisation: () => Math.min(1, busy / shape.workers),
     async close(graceMs = 60_000) {

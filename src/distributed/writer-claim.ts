@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
 import { IndexerError, ERROR_CODES } from '../shared/errors.js';
+import { DELETE_IF_OWNER, EXTEND_IF_OWNER, SWAP_IF_OWNER } from './owned-key.js';
 import { holderAlive, PROCESS_INSTANCE } from '../shared/process-instance.js';
 
 /** Who holds a deployment's writer claim. */
@@ -14,12 +15,6 @@ export interface WriterClaimInfo {
 
 const TTL_MS = 30_000;
 const RENEW_MS = 10_000;
-
-// Renew or release only a claim that is still ours (compare-and-set; a claim that expired and was taken by
-// another writer must not be extended or deleted by the one that lost it).
-const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
-const TAKEOVER = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 else return 0 end`;
-const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 
 /**
  * One `write` process per deployment (key prefix). The file lock beside the database already refuses a second
@@ -67,7 +62,7 @@ export class WriterClaim {
       // process, which had our pid) left its claim: take it over at once instead of waiting out the TTL.
       // Compare-and-set on the old value, so two restarts cannot both win.
       if (raw && holder && holder.host === hostname() && !holderAlive(holder.pid, holder.instance)) {
-        const swapped = await redis.eval(TAKEOVER, 1, key, raw, value, String(TTL_MS));
+        const swapped = await redis.eval(SWAP_IF_OWNER, 1, key, raw, value, String(TTL_MS));
         if (swapped === 1) ok = 'OK';
       }
     }
@@ -84,7 +79,7 @@ export class WriterClaim {
     const claim = new WriterClaim(redis, key, value);
     claim.timer = setInterval(() => {
       redis
-        .eval(RENEW, 1, key, value, String(TTL_MS))
+        .eval(EXTEND_IF_OWNER, 1, key, value, String(TTL_MS))
         .then((r) => {
           if (r === 0) onLost();
         })
@@ -107,7 +102,7 @@ export class WriterClaim {
 
   async release(): Promise<void> {
     clearInterval(this.timer);
-    await this.redis.eval(RELEASE, 1, this.key, this.value).catch(() => undefined);
+    await this.redis.eval(DELETE_IF_OWNER, 1, this.key, this.value).catch(() => undefined);
     this.redis.disconnect();
   }
 }

@@ -19,7 +19,8 @@ import type { EmbeddingRecord } from '../shared/records.js';
 import { IndexWriter } from '../writer/index-writer.js';
 import { workerOptions } from './pipeline-queues.js';
 import { runProgressKey, ACTIVE_RUNS_KEY } from './run-progress.js';
-import { EXTEND_LOCK, releaseSourceLock, sourceLockKey } from './source-lock.js';
+import { EXTEND_IF_OWNER } from './owned-key.js';
+import { releaseSourceLock, sourceLockKey } from './source-lock.js';
 import { WriterClaim } from './writer-claim.js';
 
 /** Options of {@link startWriterRole}. */
@@ -85,15 +86,6 @@ export async function startWriterRole(options: WriterRoleOptions): Promise<Write
   const redis = new Redis(target.url, { maxRetriesPerRequest: 3 });
   redis.on('error', () => undefined);
 
-  const runIdOf = (runKey: string): number => {
-    const id = writer.runIdByKey(runKey);
-    // `begin` is answered before any batch is sent, so an unknown run is a job from another database or a
-    // hand-made one: it can never succeed here.
-    if (id === undefined)
-      throw new UnrecoverableError(`unknown run ${runKey}: its begin never reached this database`);
-    return id;
-  };
-
   /**
    * Waits, without holding the worker, until `isReady`: the job goes back to delayed and is looked at again in
    * `recheckMs`. Gives up after the run timeout, counted from when this writer first looked at the job (not
@@ -114,16 +106,24 @@ export async function startWriterRole(options: WriterRoleOptions): Promise<Write
   };
 
   /**
-   * Whether a message belongs to the run's current attempt while it runs. Messages of an older attempt (a crawl
-   * that was redelivered or retried), or of a run already finished, are stale: applying them could write old
-   * content over new or tombstone against a `run_seen` already cleared. They are acknowledged and dropped; the
-   * next run sees whatever they would have changed.
+   * The run a message belongs to, if the message is of its current attempt while it runs. Messages of an older
+   * attempt (a crawl that was redelivered or retried), or of a run already finished, are stale: applying them
+   * could write old content over new or tombstone against a `run_seen` already cleared. They are acknowledged
+   * and dropped (undefined); the next run sees whatever they would have changed.
    */
-  const current = (runId: number, attempt: number, what: string, jlog: Logger): boolean => {
-    const run = writer.runState(runId);
-    if (run && run.status === 'running' && run.attempt === attempt) return true;
-    jlog.warn({ attempt, current: run?.attempt, status: run?.status }, `stale ${what} ignored`);
-    return false;
+  const currentRun = (
+    runKey: string,
+    attempt: number,
+    what: string,
+    jlog: Logger,
+  ): { id: number; modelId: string } | undefined => {
+    const run = writer.runByKey(runKey);
+    // `begin` is answered before any batch is sent, so an unknown run is a job from another database or a
+    // hand-made one: it can never succeed here.
+    if (!run) throw new UnrecoverableError(`unknown run ${runKey}: its begin never reached this database`);
+    if (run.status === 'running' && run.attempt === attempt) return run;
+    jlog.warn({ attempt, current: run.attempt, status: run.status }, `stale ${what} ignored`);
+    return undefined;
   };
 
   const handleWrite = async (job: Job, token?: string): Promise<unknown> => {
@@ -131,9 +131,10 @@ export async function startWriterRole(options: WriterRoleOptions): Promise<Write
       const parsed = WriteBatchJobSchema.safeParse(job.data);
       if (!parsed.success) throw bad('batch', parsed.error);
       const b = parsed.data;
-      const runId = runIdOf(b.runKey);
       const jlog = log.child({ runKey: b.runKey, jobId: job.id, source: b.sourceId });
-      if (!current(runId, b.attempt, 'batch', jlog)) return { stale: true };
+      const run = currentRun(b.runKey, b.attempt, 'batch', jlog);
+      if (!run) return { stale: true };
+      const runId = run.id;
       const embeddings: EmbeddingRecord[] = b.skills.map((s) => {
         const encoded = b.vectors[s.textHash];
         const vector = encoded
@@ -160,10 +161,6 @@ export async function startWriterRole(options: WriterRoleOptions): Promise<Write
           embedded: b.embedded,
         },
       });
-      // The run is alive: keep its source locked however long the queue is (the producer's stretch may end).
-      await redis
-        .eval(EXTEND_LOCK, 1, sourceLockKey(target.prefix, b.sourceId), b.runKey, String(runTimeoutMs))
-        .catch(() => 0);
       if (!duplicate) {
         options.onBatch?.({
           skills: b.skills.length,
@@ -172,15 +169,19 @@ export async function startWriterRole(options: WriterRoleOptions): Promise<Write
           seen: b.seen.length,
           txMs: performance.now() - t0,
         });
-        const handled = b.skills.length + b.seen.length + b.errors.length;
-        await redis
-          .multi()
-          .hincrby(runProgressKey(target.prefix, b.runKey), 'written', handled)
-          .hincrby(runProgressKey(target.prefix, b.runKey), 'indexed', changed)
-          .hincrby(runProgressKey(target.prefix, b.runKey), 'embedded', b.embedded)
-          .exec()
-          .catch(() => undefined); // progress is informative; the database is the truth
       }
+      // One round trip after the commit: the run is alive, so keep its source locked however long the queue is
+      // (the producer's stretch may end); and count progress (informative; the database is the truth).
+      const progress = runProgressKey(target.prefix, b.runKey);
+      const tx = redis
+        .multi()
+        .eval(EXTEND_IF_OWNER, 1, sourceLockKey(target.prefix, b.sourceId), b.runKey, String(runTimeoutMs));
+      if (!duplicate) {
+        tx.hincrby(progress, 'written', b.skills.length + b.seen.length + b.errors.length)
+          .hincrby(progress, 'indexed', changed)
+          .hincrby(progress, 'embedded', b.embedded);
+      }
+      await tx.exec().catch(() => undefined);
       jlog.debug(
         { batchNo: b.batchNo, skills: b.skills.length, changed, duplicate: duplicate ?? false },
         'batch written',
@@ -191,9 +192,10 @@ export async function startWriterRole(options: WriterRoleOptions): Promise<Write
       const parsed = SourceDoneJobSchema.safeParse(job.data);
       if (!parsed.success) throw bad('source-done', parsed.error);
       const d = parsed.data;
-      const runId = runIdOf(d.runKey);
       const jlog = log.child({ runKey: d.runKey, jobId: job.id, source: d.source.id });
-      if (!current(runId, d.attempt, 'source-done', jlog)) return { stale: true };
+      const run = currentRun(d.runKey, d.attempt, 'source-done', jlog);
+      if (!run) return { stale: true };
+      const runId = run.id;
       const written = writer.batchesWritten(runId, d.attempt, d.source.id);
       // Tombstones only once every batch of the source is in: a skill in a batch still on its way would
       // otherwise be marked removed.
@@ -221,9 +223,10 @@ export async function startWriterRole(options: WriterRoleOptions): Promise<Write
       const parsed = RunEndJobSchema.safeParse(job.data);
       if (!parsed.success) throw bad('run-end', parsed.error);
       const e = parsed.data;
-      const runId = runIdOf(e.runKey);
       const jlog = log.child({ runKey: e.runKey, jobId: job.id });
-      if (!current(runId, e.attempt, 'run-end', jlog)) return { stale: true };
+      const run = currentRun(e.runKey, e.attempt, 'run-end', jlog);
+      if (!run) return { stale: true };
+      const runId = run.id;
       const done = writer.sourcesDone(runId, e.attempt);
       const missing = e.sources.filter((s) => !done.some((d) => d.sourceId === s.id));
       // An abandoned run (its crawl failed for good) ends now: its sources that never closed get no tombstones.
@@ -244,11 +247,9 @@ export async function startWriterRole(options: WriterRoleOptions): Promise<Write
           `sources not completed: ${[...missing.map((s) => s.id), ...timedOut].join(', ')} ` +
           '(their batches were dead-lettered or lost: see `skillsmith-index failed`; no tombstones applied)';
       }
-      const run = writer.runState(runId);
       if (
         status === 'completed' &&
         e.textConfig !== undefined &&
-        run &&
         e.sources.every((s) => s.status === 'completed')
       ) {
         writer.updateTextConfig(run.modelId, e.textConfig);

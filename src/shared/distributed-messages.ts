@@ -131,8 +131,6 @@ export const SourceDoneJobSchema = z.object({
   /** `completed`: crawled to the end, so tombstone and save state once every batch is written. */
   status: z.enum(['completed', 'partial', 'failed', 'interrupted']),
   state: z.record(z.string(), z.unknown()).optional(),
-  /** When the producer sent it: the writer gives up waiting for missing batches after the run timeout. */
-  sentAt: z.number(),
 });
 export type SourceDoneJob = z.infer<typeof SourceDoneJobSchema>;
 
@@ -157,7 +155,6 @@ export const RunEndJobSchema = z.object({
   /** The crawl failed for good: end the run now (as `failed`), without waiting for sources that never closed. */
   abandon: z.boolean().optional(),
   message: z.string().optional(),
-  sentAt: z.number(),
 });
 export type RunEndJob = z.infer<typeof RunEndJobSchema>;
 

@@ -369,13 +369,6 @@ export class IndexWriter {
       .immediate();
   }
 
-  /** A distributed run's status, current attempt and model. */
-  runState(runId: number): { status: string; attempt: number; modelId: string } | undefined {
-    return this.db
-      .prepare('SELECT status, attempt, model_id AS modelId FROM index_runs WHERE id = ?')
-      .get(runId) as { status: string; attempt: number; modelId: string } | undefined;
-  }
-
   /** Every source the database knows, as last saved (credentials were removed before saving). */
   listSources(): {
     id: string;
@@ -393,10 +386,11 @@ export class IndexWriter {
     }[];
   }
 
-  /** The id of the run named `runKey`, if the writer was told of it. */
-  runIdByKey(runKey: string): number | undefined {
-    return this.db.prepare('SELECT id FROM index_runs WHERE run_key = ?').pluck().get(runKey) as
-      number | undefined;
+  /** The distributed run named `runKey` (id, status, current attempt, model), if the writer was told of it. */
+  runByKey(runKey: string): { id: number; status: string; attempt: number; modelId: string } | undefined {
+    return this.db
+      .prepare('SELECT id, status, attempt, model_id AS modelId FROM index_runs WHERE run_key = ?')
+      .get(runKey) as { id: number; status: string; attempt: number; modelId: string } | undefined;
   }
 
   /** How many batches of one attempt at one source of a run are written. */
