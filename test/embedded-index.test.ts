@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { cpSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureDefaultModel } from '../src/model/default-model.js';
@@ -110,5 +110,45 @@ describe('incremental runs on a folder that changes', () => {
     const removed = r.prepare('SELECT id FROM skills WHERE removed_at IS NOT NULL').pluck().all();
     expect(removed).toEqual(['changing/skills/webapp-testing']);
     r.close();
+  });
+
+  it('survives transitions that change mtimes and inodes but not bytes (touch, cp -r and back)', async () => {
+    const root = join(tmp.dir, 'same-bytes');
+    for (const s of ['skills/skill-creator', 'skills/mcp-builder']) {
+      cpSync(join(corpusDir, 'anthropics__skills', s), join(root, s), { recursive: true });
+    }
+    const db = join(tmp.dir, 'same-bytes.db');
+    const first = await runEmbedded({ sources: [{ root }], db, model, threads: 1 });
+    expect(first.counts).toMatchObject({ seen: 2, indexed: 2, failed: 0 });
+    const statKeys = (): unknown => {
+      const r = new Database(db, { readonly: true });
+      const rows = r.prepare('SELECT id, stat_key FROM skills ORDER BY id').all();
+      r.close();
+      return rows;
+    };
+    const before = statKeys();
+
+    // touch: new mtimes, same bytes. This once threw "Too many parameter values" on every later run.
+    const later = new Date(Date.now() + 5_000);
+    for (const s of ['skills/skill-creator', 'skills/mcp-builder']) {
+      utimesSync(join(root, s, 'SKILL.md'), later, later);
+    }
+    const touched = await runEmbedded({ sources: [{ root }], db, model, threads: 1 });
+    expect(touched.status).toBe('completed');
+    expect(touched.counts).toMatchObject({ seen: 2, indexed: 0, unchanged: 2, embedded: 0, failed: 0 });
+    const afterTouch = statKeys();
+    expect(afterTouch).not.toEqual(before);
+
+    // cp -r away and back: new inodes as well.
+    cpSync(root, `${root}.bak`, { recursive: true });
+    rmSync(root, { recursive: true });
+    cpSync(`${root}.bak`, root, { recursive: true });
+    const copied = await runEmbedded({ sources: [{ root }], db, model, threads: 1 });
+    expect(copied.counts).toMatchObject({ seen: 2, indexed: 0, unchanged: 2, embedded: 0, failed: 0 });
+    expect(statKeys()).not.toEqual(afterTouch);
+
+    // And a run after those finds nothing to do at all.
+    const again = await runEmbedded({ sources: [{ root }], db, model, threads: 1 });
+    expect(again.counts).toMatchObject({ seen: 2, unchanged: 2, indexed: 0, failed: 0 });
   });
 });

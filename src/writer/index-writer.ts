@@ -120,8 +120,10 @@ export class IndexWriter {
         `INSERT INTO run_batches (run_id, batch_key, attempt, source_id, kind, changed, embedded, removed, written_at)
          VALUES (@runId, @key, @attempt, @sourceId, @kind, @changed, @embedded, @removed, @now)`,
       ),
-      updateStatKey: db.prepare<[string, string]>(
-        `UPDATE skills SET stat_key = ? WHERE id = ? AND stat_key IS NOT ?1`,
+      // Named parameters: `?1` mixed with bare `?` made SQLite expect one value while callers gave two, so every
+      // "same bytes, new stat key" update (touch, cp -r, a branch switch) threw "Too many parameter values".
+      updateStatKey: db.prepare<{ statKey: string; id: string }>(
+        `UPDATE skills SET stat_key = @statKey WHERE id = @id AND stat_key IS NOT @statKey`,
       ),
       // INDEXED BY: left alone, SQLite joins through the table's primary key, whose rows carry the 2 KB vector
       // BLOBs; the covering index answers from small pages (measured 35 ms → 4 ms for the corpus).
@@ -302,7 +304,7 @@ export class IndexWriter {
         for (const s of batch.skills) this.stmts.markSeen.run(batch.runId, s.id);
         for (const s of batch.seen) {
           this.stmts.markSeen.run(batch.runId, s.id);
-          if (s.statKey !== undefined) this.stmts.updateStatKey.run(s.statKey, s.id);
+          if (s.statKey !== undefined) this.stmts.updateStatKey.run({ statKey: s.statKey, id: s.id });
         }
         if (key) {
           this.stmts.insertBatch.run({
