@@ -12,6 +12,12 @@ import type { IndexModel, SearchOptions, SearchResult, Skill, SkillIndex, Source
 import { VectorSearch } from './vector-search.js';
 
 /** How deep each list goes before hybrid fusion (at least k). */
+/**
+ * Longest query accepted, in characters. Ranking only ever looks at the first few hundred; a cap keeps a pasted
+ * file from reaching the tokenizer and FTS5, and gives the caller a clear error instead.
+ */
+export const MAX_QUERY_CHARS = 2000;
+
 const FUSION_DEPTH = 50;
 /**
  * Hybrid fusion settings, chosen with `npm run eval` (docs/search-quality.md). Three lists are fused by
@@ -199,6 +205,12 @@ export class SkillIndexImpl implements SkillIndex {
   async search(query: string, options?: SearchOptions): Promise<SearchResult[]> {
     this.assertOpen();
     if (typeof query !== 'string') throw new IndexerError(ERROR_CODES.BAD_OPTION, 'query must be a string');
+    if (query.length > MAX_QUERY_CHARS) {
+      throw new IndexerError(
+        ERROR_CODES.BAD_OPTION,
+        `query is ${query.length} characters; the limit is ${MAX_QUERY_CHARS} (only the first few hundred matter to ranking)`,
+      );
+    }
     const { k, mode, filters: rawFilters } = parseSearchOptions(options);
     const filters = normalizeFilters(rawFilters);
     // A few spare candidates: a skill tombstoned between the ranking read and the hydration read is dropped.

@@ -8,6 +8,7 @@ import {
   type EmbedWorkerData,
 } from '../shared/messages.js';
 import { poolShape } from './cpu-budget.js';
+import { disableOrtTelemetry } from './ort-telemetry.js';
 
 /** Options of {@link EmbedPool}. */
 export interface EmbedPoolOptions {
@@ -35,6 +36,8 @@ export class EmbedPool {
   private ready = 0;
 
   constructor(options: EmbedPoolOptions) {
+    // Before any thread starts: the threads' ORT reads the environment the main thread leaves them.
+    disableOrtTelemetry();
     const shape = poolShape(options.threads);
     this.workers = shape.workers;
     const workerData: EmbedWorkerData = { modelDir: options.model.dir, intraOpThreads: shape.intraOpThreads };

@@ -1,9 +1,11 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { Tokenizer } from '@huggingface/tokenizers';
 import type { ModelSpec } from '../model/model-spec.js';
 import type { EmbedResult } from '../shared/messages.js';
+import { disableOrtTelemetry } from './ort-telemetry.js';
 
 /** Options of {@link createEmbedder}. */
 export interface EmbedderOptions {
@@ -30,6 +32,7 @@ const CHARS_PER_TOKEN_CAP = 24;
  * benchmark's baselines, so both measure the same code.
  */
 export async function createEmbedder(spec: ModelSpec, options: EmbedderOptions = {}): Promise<Embedder> {
+  if (isMainThread) disableOrtTelemetry();
   const maxBatch = options.maxBatch ?? 32;
   const configPath = join(spec.dir, 'tokenizer_config.json');
   const tokenizerJson = JSON.parse(readFileSync(spec.tokenizerPath, 'utf8')) as {
