@@ -40,7 +40,7 @@ describe('skillsmith-index CLI', () => {
 
   it('prints one JSON error object with --json when the command fails', () => {
     const r = cli(['status', '--db', join(tmp.dir, 'missing.db'), '--json']);
-    expect(r.status).toBe(2);
+    expect(r.status).toBe(3); // EXIT.STORAGE
     expect(JSON.parse(r.stdout)).toEqual({
       error: { code: 'E_DATABASE', message: expect.stringMatching(/missing\.db does not exist/) },
     });
@@ -48,7 +48,12 @@ describe('skillsmith-index CLI', () => {
 
   it('fails clearly on a folder that does not exist', () => {
     const r = cli(['index', join(tmp.dir, 'nope'), '--db', join(tmp.dir, 'nope.db'), '--json']);
-    const summary = JSON.parse(r.stdout) as { failedSources: { id: string; message: string }[] };
+    expect(r.status).toBe(2); // EXIT.BAD_INPUT: nothing could be crawled
+    const summary = JSON.parse(r.stdout) as {
+      status: string;
+      failedSources: { id: string; message: string }[];
+    };
+    expect(summary.status).toBe('failed');
     expect(summary.failedSources[0]?.message).toMatch(/does not exist/);
   });
 });

@@ -130,7 +130,7 @@ describe('distributed mode, end to end', () => {
     const first = runCli(['backfill', src, ...r(), '--json']);
     expect(first.status, first.stderr).toBe(0);
     const second = runCli(['backfill', src, ...r()]);
-    expect(second.status).toBe(2);
+    expect(second.status).toBe(7); // EXIT.ALREADY_RUNNING
     expect(second.stderr).toMatch(
       /backfill refused: job backfill-.* already covers ARPeeketi__claude-resume-kit/,
     );

@@ -112,7 +112,7 @@ describe('observability of the distributed roles', () => {
   it('fails at once with a clear message when Redis is unreachable, or refuses the password', async () => {
     const closed = await freePort();
     const down = runCli(['work', '--redis', `redis://127.0.0.1:${closed}`], 60_000);
-    expect(down.status).toBe(2);
+    expect(down.status).toBe(4); // EXIT.REDIS
     expect(down.stderr).toMatch(/cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+/);
     const wrong = runCli([
       'write',
@@ -121,7 +121,7 @@ describe('observability of the distributed roles', () => {
       '--redis',
       redis.url.replace('redis://', 'redis://:wrong-pw@'),
     ]);
-    expect(wrong.status).toBe(2);
+    expect(wrong.status).toBe(4);
     expect(wrong.stderr).toMatch(/cannot reach Redis at redis:\/\/\*\*\*@/);
     expect(wrong.stderr).not.toContain('wrong-pw');
   });

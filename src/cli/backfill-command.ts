@@ -14,6 +14,7 @@ import { printJson } from './options.js';
 import { printCrawlSummary, sourcesFromArgs } from './produce-command.js';
 import { redisTarget, withRedisOptions, type RedisFlags } from './redis-flags.js';
 import { onShutdown } from './shutdown.js';
+import { runExitStatus } from './run-exit-status.js';
 
 interface BackfillFlags extends RedisFlags {
   sources?: string;
@@ -135,8 +136,10 @@ Vectors of another model are written beside the old ones; readers of the old mod
       else if ('skipped' in result)
         process.stderr.write(`backfill ${id} skipped: ${String(result.skipped)}\n`);
       else printCrawlSummary(result as DistributedCrawlResult);
-      const status = (result as DistributedCrawlResult).summary?.status;
-      if (status && status !== 'completed') process.exitCode = 1;
+      if (!('skipped' in result)) {
+        const crawl = result as DistributedCrawlResult;
+        process.exitCode = runExitStatus(crawl.summary ?? crawl);
+      }
     } finally {
       redis.disconnect();
       await queues.close();

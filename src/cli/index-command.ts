@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { cpuBudget } from '../workers/cpu-budget.js';
 import { intFlag, printJson } from './options.js';
 import { createProgress } from './progress.js';
+import { runExitStatus } from './run-exit-status.js';
 import { onShutdown } from './shutdown.js';
 
 interface IndexFlags {
@@ -63,7 +64,8 @@ Examples:
 
 Only changed skills are read, parsed and embedded; skills gone from a source crawled to the end are
 tombstoned. Ctrl-C stops cleanly (exit 130); run the same command again to resume.
-Exit codes: 0 done, 1 unexpected failure, 2 bad input, 130 interrupted.`,
+Exit codes (docs/errors.md): 0 done, 1 unexpected, 2 bad input or no source could be crawled,
+3 database or disk, 5 model, 6 done but some sources failed, 7 already running, 130 interrupted.`,
     )
     .action(async (args: string[], flags: IndexFlags) => {
       const specs = [...(flags.sources ? loadSourcesFile(flags.sources) : []), ...args.map(parseSourceArg)];
@@ -115,7 +117,7 @@ Exit codes: 0 done, 1 unexpected failure, 2 bad input, 130 interrupted.`,
       }
       if (flags.json) printJson(summary);
       else printHumanSummary(summary);
-      if (summary.status === 'interrupted') process.exitCode = 130;
+      process.exitCode = runExitStatus(summary);
     });
 }
 

@@ -21,6 +21,7 @@ import {
   type RedisFlags,
 } from './redis-flags.js';
 import { serveRole } from './serve-role.js';
+import { runExitStatus } from './run-exit-status.js';
 import { onShutdown } from './shutdown.js';
 
 interface ProduceFlags extends RedisFlags {
@@ -143,8 +144,7 @@ Examples:
     }
     if (flags.json) printJson(result);
     else printCrawlSummary(result);
-    if (result.status === 'interrupted') process.exitCode = 130;
-    else if (result.summary && result.summary.status !== 'completed') process.exitCode = 1;
+    process.exitCode = runExitStatus(result.summary ?? result);
   });
 }
 

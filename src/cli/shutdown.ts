@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { EXIT } from '../shared/exit-status.js';
 
 /**
  * First SIGINT/SIGTERM: ask the work to stop cleanly (stop crawling, finish in-flight batches, close).
@@ -10,7 +11,7 @@ export function onShutdown(log: Logger, stop: () => void): () => void {
   const handler = (signal: NodeJS.Signals): void => {
     if (signalled) {
       log.warn({ signal }, 'second signal: exiting now');
-      process.exit(signal === 'SIGINT' ? 130 : 143);
+      process.exit(signal === 'SIGINT' ? EXIT.INTERRUPTED : EXIT.TERMINATED);
     }
     signalled = true;
     log.warn({ signal }, 'stopping: finishing in-flight batches (send the signal again to force)');

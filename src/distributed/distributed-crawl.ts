@@ -63,7 +63,7 @@ export interface DistributedCrawlOptions {
 export interface DistributedCrawlResult {
   runKey: string;
   runId: number;
-  status: 'completed' | 'interrupted';
+  status: 'completed' | 'interrupted' | 'failed';
   counts: ProducerCounts;
   /** Batches sent (embed or write jobs). */
   batches: number;
@@ -273,13 +273,21 @@ export async function crawlDistributed(options: DistributedCrawlOptions): Promis
       });
     }
 
-    const status = options.signal?.aborted ? 'interrupted' : 'completed';
+    // No source crawled at all (a typo'd path, an unreachable host) is a failed run, never an empty "completed".
+    const noneCrawled = sources.length > 0 && sources.every((s) => s.status === 'failed');
+    const status = options.signal?.aborted ? 'interrupted' : noneCrawled ? 'failed' : 'completed';
     const end: RunEndJob = {
       runKey,
       attempt,
       sources,
       counts,
       status,
+      ...(status === 'failed'
+        ? {
+            code: ERROR_CODES.SOURCE_FAILED,
+            message: `no source could be crawled: ${sources[0]?.error ?? ''}`,
+          }
+        : {}),
       ...(begin.textConfigChanged ? { textConfig: TEXT_CONFIG } : {}),
     };
     // The crawl is over: hold the sources until the writer ends the run (it releases them), not longer.

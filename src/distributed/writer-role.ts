@@ -22,6 +22,7 @@ import { runProgressKey, ACTIVE_RUNS_KEY } from './run-progress.js';
 import { EXTEND_IF_OWNER } from './owned-key.js';
 import { releaseSourceLock, sourceLockKey } from './source-lock.js';
 import { WriterClaim } from './writer-claim.js';
+import { EXIT } from '../shared/exit-status.js';
 
 /** Options of {@link startWriterRole}. */
 export interface WriterRoleOptions {
@@ -74,7 +75,7 @@ export async function startWriterRole(options: WriterRoleOptions): Promise<Write
   // writers would split the batches between two files. Stop at once; the job in hand is redelivered.
   const claim = await WriterClaim.acquire(target.url, target.prefix, options.db, () => {
     log.fatal({ prefix: target.prefix }, 'writer claim lost to another writer: exiting');
-    process.exit(3);
+    process.exit(EXIT.ALREADY_RUNNING);
   });
   let writer: IndexWriter;
   try {
@@ -272,6 +273,7 @@ export async function startWriterRole(options: WriterRoleOptions): Promise<Write
         sources: e.sources,
         counts,
         ...(message ? { message } : {}),
+        ...(status === 'failed' && e.code ? { code: e.code } : {}),
       };
       return summary;
     }

@@ -51,7 +51,8 @@ export interface RunProgress extends RunCounts {
 export interface RunSummary {
   runId: number;
   db: string;
-  status: 'completed' | 'interrupted';
+  /** `failed`: no source could be crawled (nothing was read, nothing tombstoned). */
+  status: 'completed' | 'interrupted' | 'failed';
   model: { id: string; dim: number };
   sources: RunSource[];
   counts: RunCounts;
@@ -274,7 +275,10 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
         writer.saveSource(runId, spec, state);
       }
     }
-    const status = interrupted ? 'interrupted' : 'completed';
+    // A run that could crawl none of its sources (a typo'd path, an unreachable host) is a failure, never an
+    // empty "completed" run: the caller exits non-zero. Some sources failing is a completed run with failedSources.
+    const noneCrawled = specs.length > 0 && failedSources.length === specs.length;
+    const status = interrupted ? 'interrupted' : noneCrawled ? 'failed' : 'completed';
     // Every source seen to the end was re-embedded: the model's vectors are now all of the new text config.
     if (reembed && !interrupted && completed.length === specs.length)
       writer.updateTextConfig(model.id, TEXT_CONFIG);

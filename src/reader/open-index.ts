@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { z } from 'zod';
 import { ERROR_CODES, IndexerError } from '../shared/errors.js';
+import { storageError } from '../shared/storage-error.js';
 import { SCHEMA_VERSION } from '../writer/schema.js';
 import { checkModelFolder } from './query-embedder.js';
 import { chooseModel, SkillIndexImpl } from './skill-index.js';
@@ -63,6 +64,8 @@ export async function openIndex(path: string, options?: OpenIndexOptions): Promi
       version = db.pragma('user_version', { simple: true }) as number;
       tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).pluck().all() as string[];
     } catch (cause) {
+      const storage = storageError(cause, path);
+      if (storage) throw storage;
       throw new IndexerError(
         ERROR_CODES.DATABASE,
         `${path} is not a skillsmith index (not an SQLite database: ${(cause as Error).message})`,

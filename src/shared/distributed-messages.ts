@@ -155,6 +155,8 @@ export const RunEndJobSchema = z.object({
   /** The crawl failed for good: end the run now (as `failed`), without waiting for sources that never closed. */
   abandon: z.boolean().optional(),
   message: z.string().optional(),
+  /** The error code of a failed run, when one names it (docs/errors.md): it picks the CLI's exit status. */
+  code: z.string().optional(),
 });
 export type RunEndJob = z.infer<typeof RunEndJobSchema>;
 
@@ -222,6 +224,8 @@ export interface DistributedRunSummary {
   counts: RunCounts;
   /** Why the run did not complete, if it did not. */
   message?: string;
+  /** The error code of a failed run, when one names it. */
+  code?: string;
 }
 
 /** Re-exported so queue code needs one import for payload types. */

@@ -33,6 +33,12 @@ export const ERROR_CODES = {
   ALREADY_RUNNING: 'E_ALREADY_RUNNING',
   /** A distributed job whose input can never succeed (malformed payload, unknown run): not retried. */
   BAD_JOB: 'E_BAD_JOB',
+  /** The database file is damaged (truncated, a bad page) or is not an SQLite file at all. */
+  DATABASE_CORRUPT: 'E_DATABASE_CORRUPT',
+  /** The disk (or the filesystem quota) holding the database is full. */
+  DISK_FULL: 'E_DISK_FULL',
+  /** Redis lost a run's queued work (restarted without persistence, flushed, evicted): the run is failed. */
+  REDIS_DATA_LOST: 'E_REDIS_DATA_LOST',
 } as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];

@@ -4,7 +4,8 @@ import { dirname } from 'node:path';
 import { IndexerError, ERROR_CODES } from '../shared/errors.js';
 import type { RunCounts, SkillRecord, EmbeddingRecord, ErrorRecord, RunSource } from '../shared/records.js';
 import { redactUrl } from '../shared/redact.js';
-import { migrate } from './schema.js';
+import { storageError } from '../shared/storage-error.js';
+import { inspectIndexFile, migrate } from './schema.js';
 import { WriterLock } from './writer-lock.js';
 import { vectorToBlob } from './vector-blob.js';
 
@@ -161,6 +162,12 @@ export class IndexWriter {
     }
     try {
       db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+      if (inspectIndexFile(db) === 'foreign') {
+        throw new IndexerError(
+          ERROR_CODES.DATABASE,
+          `${options.path} is another program's SQLite database, not a skillsmith index: refusing to change it (give --db a new file)`,
+        );
+      }
       // WAL: readers never block the writer and never see a half-written transaction.
       const mode = db.pragma('journal_mode = WAL', { simple: true });
       if (mode !== 'wal')
@@ -178,7 +185,7 @@ export class IndexWriter {
     } catch (err) {
       db.close();
       lock.release();
-      throw err;
+      throw storageError(err, options.path) ?? err;
     }
     return new IndexWriter(options.path, db, lock);
   }

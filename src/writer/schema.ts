@@ -180,3 +180,21 @@ export function migrate(db: Database.Database): number {
   }
   return SCHEMA_VERSION;
 }
+
+/** What an existing SQLite file holds, as far as the indexer is concerned. */
+export type IndexFileKind = 'empty' | 'index' | 'foreign';
+
+/**
+ * Looks at a database before anything changes it: a file with tables but none of ours is another program's
+ * database, which must never get our tables or be switched to WAL. Reading the schema also surfaces a corrupt
+ * or non-SQLite file (SQLITE_NOTADB / SQLITE_CORRUPT) here, before any write.
+ */
+export function inspectIndexFile(db: Database.Database): IndexFileKind {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  const tables = db
+    .prepare(`SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'`)
+    .pluck()
+    .all() as string[];
+  if (tables.length === 0 && version === 0) return 'empty';
+  return version > 0 && tables.includes('skills') && tables.includes('index_runs') ? 'index' : 'foreign';
+}
