@@ -34,6 +34,8 @@ export class EmbedPool {
   private readonly pool: Piscina<EmbedTask, EmbedResult>;
   private created = 0;
   private ready = 0;
+  /** Tasks handed to piscina and not yet settled (resolved to undefined either way). */
+  private readonly tasks = new Set<Promise<void>>();
 
   constructor(options: EmbedPoolOptions) {
     // Before any thread starts: the threads' ORT reads the environment the main thread leaves them.
@@ -69,11 +71,23 @@ export class EmbedPool {
   }
 
   embed(texts: string[], signal?: AbortSignal): Promise<EmbedResult> {
-    return this.pool.run({ texts }, signal ? { signal } : {});
+    const task = this.pool.run({ texts }, signal ? { signal } : {});
+    const settled = task.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.tasks.add(settled);
+    void settled.then(() => this.tasks.delete(settled));
+    return task;
   }
 
-  /** Waits for running tasks, then stops the threads (their ORT sessions go with them). */
+  /** Waits for every task handed to the pool to settle, then stops the threads (their ORT sessions go with them). */
   async close(): Promise<void> {
+    // A run that fails (disk full in the writer, say) closes the pool while batches are still being embedded.
+    // piscina's close() can terminate a thread inside session.run, and ORT then aborts the whole process
+    // ("terminate called after throwing an instance of 'Napi::Error'", exit 134): so let every task finish first.
+    // Bounded by what callers keep in flight (a few batches).
+    while (this.tasks.size > 0) await Promise.all([...this.tasks]);
     // ORT aborts the whole process if a thread is terminated while its session is still being created,
     // so let threads that are still loading finish first (bounded: a broken thread must not hang shutdown).
     const deadline = Date.now() + 60_000;
