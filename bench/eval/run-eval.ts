@@ -247,6 +247,8 @@ function groups(reports: readonly QueryReport[]): { name: string; reports: Query
     { name: 'origin blind', reports: reports.filter((r) => r.origin === 'blind') },
     { name: 'indexed with warning', reports: reports.filter((r) => r.warning) },
     { name: 'no warning', reports: reports.filter((r) => !r.warning) },
+    // Rejected by the indexer (broken front matter): no ranking can find these until they are recovered.
+    { name: 'target not indexed', reports: reports.filter((r) => r.notIndexed.length === r.relevant.length) },
   ].filter((g) => g.name === 'all' || g.reports.length > 0);
 }
 
