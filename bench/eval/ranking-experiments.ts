@@ -329,22 +329,19 @@ async function main(): Promise<void> {
   }
   const ROBUST: Fuse = { k: 3, field: 1, vector: 1 };
   variants.push({ name: 'combo robust + stop-phrases', run: (l) => fuse(l, ROBUST, l.vectorStripped) });
-  variants.push({
-    name: 'combo robust + stop-phrases + prf-text m3 t3 w0.5',
-    run: (l) => {
-      const first = fuse(l, ROBUST, l.vectorStripped);
-      const expanded = prfTextList(l, first, 3, 3);
-      return expanded ? fuse(l, ROBUST, l.vectorStripped, [[expanded, 0.5]]) : first;
-    },
-  });
-  variants.push({
-    name: 'combo shipped + stop-phrases + prf-text m3 t3 w0.5',
-    run: (l) => {
-      const first = fuse(l, SHIPPED, l.vectorStripped);
-      const expanded = prfTextList(l, first, 3, 3);
-      return expanded ? fuse(l, SHIPPED, l.vectorStripped, [[expanded, 0.5]]) : first;
-    },
-  });
+  for (const [label, f] of [
+    ['robust', ROBUST],
+    ['shipped', SHIPPED],
+  ] as const) {
+    variants.push({
+      name: `combo ${label} + stop-phrases + prf-text m3 t3 w0.5`,
+      run: (l) => {
+        const first = fuse(l, f, l.vectorStripped);
+        const expanded = prfTextList(l, first, 3, 3);
+        return expanded ? fuse(l, f, l.vectorStripped, [[expanded, 0.5]]) : first;
+      },
+    });
+  }
   if (wantMulti) {
     const rows: { id: string; v: Float32Array }[] = [];
     const texts: { id: string; text: string }[] = [];
