@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
+import { IndexerError } from '../src/shared/errors.js';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { SkillRecord } from '../src/shared/records.js';
@@ -97,5 +98,48 @@ describe('publishSnapshot', () => {
     await expect(
       publishSnapshot({ db: join(tmp.dir, 'missing.db'), to: join(tmp.dir, 'x.db') }),
     ).rejects.toThrow(/missing\.db/);
+  });
+
+  it('refuses targets it would destroy: the live database and its files, links to it, folders, devices', async () => {
+    const dir = join(tmp.dir, 'targets');
+    mkdirSync(dir);
+    const live = join(dir, 'live.db');
+    const w = IndexWriter.open({ path: live });
+    w.registerModel(model);
+    writeSkills(w, ['a']);
+    const liveBytes = readFileSync(live);
+    const hardLink = join(dir, 'hard-link.db');
+    linkSync(live, hardLink);
+    symlinkSync(live, join(dir, 'sym-link.db'));
+    const refused: [string, RegExp][] = [
+      [live, /is the live database/],
+      [join(dir, '..', 'targets', 'live.db'), /is the live database/],
+      [`${live}-wal`, /is the live database/],
+      [`${live}-shm`, /is the live database/],
+      [`${live}.writer.lock`, /is the live database/],
+      [hardLink, /is the same file as .*live\.db/],
+      [join(dir, 'sym-link.db'), /is not a regular file/],
+      [dir, /is a folder/],
+      ['/dev/null', /is not a regular file/],
+      [join(live, 'inside.db'), /is not a folder/],
+    ];
+    for (const [to, why] of refused) {
+      const err = await publishSnapshot({ db: live, to }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err, to).toBeInstanceOf(IndexerError);
+      expect((err as IndexerError).code).toBe('E_BAD_OPTION');
+      expect((err as IndexerError).message, to).toMatch(why);
+    }
+    // Nothing was touched: the live file still has its bytes and the writer goes on writing.
+    expect(readFileSync(live).equals(liveBytes)).toBe(true);
+    expect(statSync('/dev/null').isCharacterDevice()).toBe(true);
+    writeSkills(w, ['b']);
+    w.close();
+    // A new path and an existing older snapshot are fine.
+    await publishSnapshot({ db: live, to: join(dir, 'snap.db') });
+    const again = await publishSnapshot({ db: live, to: join(dir, 'snap.db') });
+    expect(again.counts.skills).toBe(2);
   });
 });

@@ -12,6 +12,7 @@ import {
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { IndexerError, ERROR_CODES } from '../shared/errors.js';
+import { checkSnapshotTarget } from './snapshot-target.js';
 
 /** Options of {@link publishSnapshot}. */
 export interface PublishOptions {
@@ -40,6 +41,7 @@ export interface SnapshotManifest {
  * swaps the name, not the inode); new readers get the complete new one, never a partial file.
  */
 export async function publishSnapshot(options: PublishOptions): Promise<SnapshotManifest> {
+  checkSnapshotTarget(options.db, options.to);
   const to = resolve(options.to);
   mkdirSync(dirname(to), { recursive: true });
   const tmp = join(dirname(to), `.${basename(to)}.${randomBytes(6).toString('hex')}.tmp`);

@@ -11,6 +11,11 @@ interface LockInfo {
   instance?: string;
 }
 
+/** The lock file beside a database. */
+export function writerLockPath(dbPath: string): string {
+  return `${dbPath}.writer.lock`;
+}
+
 /**
  * The single-writer rule, enforced: `<db>.writer.lock` is created exclusively (O_EXCL) by the process that
  * writes the database and removed when it closes. A second writer — an overlapping cron run, a second
@@ -23,7 +28,7 @@ export class WriterLock {
   private constructor(private readonly file: string) {}
 
   static acquire(dbPath: string): WriterLock {
-    const file = `${dbPath}.writer.lock`;
+    const file = writerLockPath(dbPath);
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         const fd = openSync(file, 'wx', 0o644);
