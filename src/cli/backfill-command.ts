@@ -12,7 +12,7 @@ import { IndexerError, ERROR_CODES } from '../shared/errors.js';
 import { jobId } from '../shared/queues.js';
 import { printJson } from './options.js';
 import { printCrawlSummary, sourcesFromArgs } from './produce-command.js';
-import { redisTarget, withRedisOptions, type RedisFlags } from './redis-flags.js';
+import { reachableRedisTarget, withRedisOptions, type RedisFlags } from './redis-flags.js';
 import { onShutdown } from './shutdown.js';
 import { runExitStatus } from './run-exit-status.js';
 
@@ -92,7 +92,7 @@ Examples:
 Vectors of another model are written beside the old ones; readers of the old model keep working.`,
   );
   cmd.action(async (args: string[], flags: BackfillFlags) => {
-    const target = redisTarget(flags);
+    const target = await reachableRedisTarget(flags);
     const specs = sourcesFromArgs(args, flags.sources);
     if (flags.all && specs.length > 0)
       throw new IndexerError(ERROR_CODES.BAD_OPTION, 'give sources or --all, not both');

@@ -3,7 +3,7 @@ import type { Job, Queue } from 'bullmq';
 import { PipelineQueues } from '../distributed/pipeline-queues.js';
 import { IndexerError, ERROR_CODES } from '../shared/errors.js';
 import { printJson } from './options.js';
-import { redisTarget, withRedisOptions, type RedisFlags } from './redis-flags.js';
+import { reachableRedisTarget, withRedisOptions, type RedisFlags } from './redis-flags.js';
 
 interface FailedFlags extends RedisFlags {
   queue?: string;
@@ -93,7 +93,7 @@ export function registerFailedCommand(program: Command): void {
       .option('--queue <name>', 'only this queue (crawl, embed, write, writer-rpc)')
       .option('--json', 'one JSON object on stdout'),
   ).action(async (flags: FailedFlags) => {
-    const queues = new PipelineQueues(redisTarget(flags));
+    const queues = new PipelineQueues(await reachableRedisTarget(flags));
     try {
       const letters: DeadLetter[] = [];
       for (const q of queuesOf(queues, flags.queue)) {
@@ -127,7 +127,7 @@ export function registerFailedCommand(program: Command): void {
         .option('--queue <name>', 'only this queue')
         .option('--json', 'one JSON object on stdout'),
     ).action(async (id: string | undefined, flags: FailedFlags) => {
-      const queues = new PipelineQueues(redisTarget(flags));
+      const queues = new PipelineQueues(await reachableRedisTarget(flags));
       try {
         const jobs = await select(queuesOf(queues, flags.queue), id, flags.all);
         const done: { queue: string; id: string }[] = [];

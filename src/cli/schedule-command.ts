@@ -6,7 +6,7 @@ import type { CrawlJob } from '../shared/distributed-messages.js';
 import { IndexerError, ERROR_CODES } from '../shared/errors.js';
 import { printJson } from './options.js';
 import { sourcesFromArgs } from './produce-command.js';
-import { redisTarget, withRedisOptions, type RedisFlags } from './redis-flags.js';
+import { reachableRedisTarget, withRedisOptions, type RedisFlags } from './redis-flags.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -63,7 +63,7 @@ export function registerScheduleCommand(program: Command, log: Logger): void {
         const sources = sourcesFromArgs(args, flags.sources);
         if (sources.length === 0)
           throw new IndexerError(ERROR_CODES.BAD_OPTION, 'give the sources to crawl (or --sources FILE)');
-        const queues = new PipelineQueues(redisTarget(flags));
+        const queues = new PipelineQueues(await reachableRedisTarget(flags));
         try {
           const data: CrawlJob = {
             sources,
@@ -96,7 +96,7 @@ export function registerScheduleCommand(program: Command, log: Logger): void {
       .description('list schedules and their next firing')
       .option('--json', 'one JSON object on stdout'),
   ).action(async (flags: RedisFlags & { json?: boolean }) => {
-    const queues = new PipelineQueues(redisTarget(flags));
+    const queues = new PipelineQueues(await reachableRedisTarget(flags));
     try {
       const list = await queues.crawl.getJobSchedulers(0, -1, true);
       const rows = list.map((s) => {
@@ -125,7 +125,7 @@ export function registerScheduleCommand(program: Command, log: Logger): void {
 
   withRedisOptions(schedule.command('remove').description('remove a schedule').argument('<name>')).action(
     async (name: string, flags: RedisFlags) => {
-      const queues = new PipelineQueues(redisTarget(flags));
+      const queues = new PipelineQueues(await reachableRedisTarget(flags));
       try {
         const removed = await queues.crawl.removeJobScheduler(name);
         if (!removed) throw new IndexerError(ERROR_CODES.BAD_OPTION, `no schedule named ${name}`);

@@ -6,7 +6,7 @@ import { ERROR_CODES, IndexerError } from '../shared/errors.js';
 import { SCHEMA_VERSION } from '../writer/schema.js';
 import { printJson } from './options.js';
 import { queueStatusLines, readQueueStatus } from './queue-status.js';
-import { redisTarget, withRedisOptions, type RedisFlags } from './redis-flags.js';
+import { reachableRedisTarget, withRedisOptions, type RedisFlags } from './redis-flags.js';
 
 /** What `status` reports about a database. */
 export interface DbStatus {
@@ -116,7 +116,7 @@ export function registerStatusCommand(program: Command): void {
     const useRedis =
       flags.redis !== undefined || (flags.db === undefined && process.env.REDIS_URL !== undefined);
     const dbPath = flags.db ?? (useRedis ? undefined : 'skills.db');
-    const queue = useRedis ? await readQueueStatus(redisTarget(flags)) : undefined;
+    const queue = useRedis ? await readQueueStatus(await reachableRedisTarget(flags)) : undefined;
     const s = dbPath ? readDbStatus(dbPath, flags.runs) : undefined;
     if (flags.json) {
       // Database fields at the top level (as before), the deployment under `redis`.

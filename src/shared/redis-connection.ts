@@ -73,40 +73,60 @@ export async function checkRedis(url: string, timeoutMs = 5000): Promise<RedisHe
   const client = new Redis(url, {
     lazyConnect: true,
     maxRetriesPerRequest: 1,
-    connectTimeout: timeoutMs,
+    connectTimeout: Math.min(timeoutMs, 2000),
     enableOfflineQueue: false,
     retryStrategy: (times) => (times > 3 ? null : 200 * times),
   });
-  // An unreachable server emits 'error' events; they are reported through the thrown error below.
-  client.on('error', () => undefined);
+  // The first error says what is wrong (ECONNREFUSED, a TLS handshake on a plain port, a bad password); the
+  // later ones only say the connection closed. Kept for the message, never thrown from the emitter.
+  let firstError: Error | undefined;
+  client.on('error', (err: Error) => {
+    firstError ??= err;
+  });
+  // One deadline for the whole check: retries, a TLS handshake a plain port never answers, a stalled INFO.
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs / 1000} s`)), timeoutMs);
+  });
   try {
-    await client.connect();
-    await client.ping();
-    const info = await client.info('server');
-    const version = /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
-    let policy = 'unknown';
-    try {
-      const reply = (await client.config('GET', 'maxmemory-policy')) as string[];
-      policy = reply[1] ?? 'unknown';
-    } catch {
-      // Managed Redis services often disable CONFIG; INFO memory carries the policy too.
-      const mem = await client.info('memory');
-      policy = /maxmemory_policy:(\S+)/.exec(mem)?.[1] ?? 'unknown';
-    }
-    const health: RedisHealth = { version, maxmemoryPolicy: policy };
-    if (policy !== 'noeviction') {
-      health.warning =
-        `Redis maxmemory-policy is "${policy}", not "noeviction": under memory pressure Redis may evict queued ` +
-        `jobs and they are lost. Set "maxmemory-policy noeviction" (see ops/redis.conf).`;
-    }
-    return health;
+    return await Promise.race([probe(client), deadline]);
   } catch (err) {
+    const cause = firstError ?? (err as Error);
+    const tlsHint =
+      url.startsWith('rediss:') &&
+      /no answer|closed|ETIMEDOUT|EPROTO|wrong version|ECONNRESET|SSL|TLS/i.test(cause.message)
+        ? ' (rediss:// asks for TLS: is this port plain Redis? then use redis://)'
+        : '';
     throw new IndexerError(
       ERROR_CODES.REDIS,
-      `cannot reach Redis at ${describeRedis(url)}: ${redactUrl((err as Error).message)}`,
-      { cause: err },
+      `cannot reach Redis at ${describeRedis(url)}: ${redactUrl(cause.message)}${tlsHint}`,
+      { cause },
     );
   } finally {
+    clearTimeout(timer);
     client.disconnect();
   }
+}
+
+async function probe(client: Redis): Promise<RedisHealth> {
+  await client.connect();
+  await client.ping();
+  const info = await client.info('server');
+  const version = /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
+  let policy = 'unknown';
+  try {
+    const reply = (await client.config('GET', 'maxmemory-policy')) as string[];
+    policy = reply[1] ?? 'unknown';
+  } catch {
+    // Managed Redis services often disable CONFIG; INFO memory carries the policy too.
+    const mem = await client.info('memory');
+    policy = /maxmemory_policy:(\S+)/.exec(mem)?.[1] ?? 'unknown';
+  }
+  const health: RedisHealth = { version, maxmemoryPolicy: policy };
+  if (policy !== 'noeviction') {
+    health.warning =
+      `Redis maxmemory-policy is "${policy}", not "noeviction": under memory pressure Redis may evict queued ` +
+      `jobs and they are lost. Set "maxmemory-policy noeviction" (see ops/redis.conf).`;
+  }
+  return health;
 }
