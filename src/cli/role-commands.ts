@@ -28,7 +28,7 @@ const graceOption = (cmd: Command): Command =>
   cmd
     .option(
       '--lock-ms <n>',
-      'job lock duration: a job in hand of a process that died is redelivered after this (default: above the slowest job)',
+      'job lock duration, renewed while a job runs: a job in hand of a process that died is redelivered after this (default 30000)',
       intFlag('lock-ms', 1000),
     )
     .option(

@@ -24,15 +24,17 @@ export const JOB_DEFAULTS: Record<QueueName, DefaultJobOptions> = {
 };
 
 /**
- * Lock durations, above the slowest job of each queue: a job whose lock expires is taken for stalled and
- * handed to another process. Locks are renewed every half duration by the event loop, which stays free
- * because inference runs in piscina threads and crawling yields between skills.
+ * Job lock durations. Short on purpose: a process killed with a job in hand (kill -9, OOM, a lost node) holds
+ * it until its lock expires, and once that was 300 s, so one dead worker stalled the whole run for 5 minutes.
+ * A live process keeps its locks however long a job runs: BullMQ renews them every half duration from the event
+ * loop, which stays free because inference runs in piscina threads, crawling yields between skills, and a
+ * write batch is one short transaction. A dead one's job is redelivered within lock + stalled interval (≤ 45 s).
  */
 export const LOCK_MS: Record<QueueName, number> = {
-  [QUEUES.crawl]: 120_000,
-  [QUEUES.embed]: 300_000,
-  [QUEUES.write]: 120_000,
-  [QUEUES.rpc]: 60_000,
+  [QUEUES.crawl]: 30_000,
+  [QUEUES.embed]: 30_000,
+  [QUEUES.write]: 30_000,
+  [QUEUES.rpc]: 30_000,
 };
 
 /**
@@ -50,7 +52,9 @@ export function workerOptions(
     prefix: target.prefix,
     concurrency: opts.concurrency,
     lockDuration,
-    stalledInterval: Math.min(30_000, lockDuration),
+    stalledInterval: Math.min(15_000, lockDuration),
+    // A job can be found stalled a few times (a process killed twice mid-job, a long GC pause) before it fails.
+    maxStalledCount: 3,
     name: `${opts.name}@${process.pid}`,
   };
 }
