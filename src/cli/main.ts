@@ -16,6 +16,7 @@ import { registerDashboardCommand } from './dashboard-command.js';
 import { registerScheduleCommand } from './schedule-command.js';
 import { registerBackfillCommand } from './backfill-command.js';
 import { registerFailedCommand } from './failed-command.js';
+import { registerMcpCommand } from './mcp-command.js';
 
 const log = createLogger();
 const program = new Command('skillsmith-index')
@@ -34,6 +35,7 @@ registerScheduleCommand(program, log);
 registerBackfillCommand(program, log);
 registerFailedCommand(program);
 registerDashboardCommand(program, log);
+registerMcpCommand(program, log);
 
 try {
   await program.parseAsync(process.argv);

@@ -148,7 +148,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
 }
 
 /** Hashing both sides first gives equal lengths, so the comparison time says nothing about the secret. */
-function sameSecret(given: string, expected: string): boolean {
+export function sameSecret(given: string, expected: string): boolean {
   const a = createHash('sha256').update(given).digest();
   const b = createHash('sha256').update(expected).digest();
   return timingSafeEqual(a, b);

@@ -11,6 +11,7 @@ export type {
   SearchOptions,
   SearchResult,
   Skill,
+  SkillProvenance,
   SkillIndex,
   SourceSummary,
 } from './types.js';

@@ -92,6 +92,12 @@ interface SkillRow {
   last_seen_run: number;
   indexed_at: string;
   removed_at: string | null;
+  source_kind: string | null;
+  source_url: string | null;
+  source_ref: string | null;
+  commit_id: string | null;
+  blob_sha: string | null;
+  trust: string | null;
 }
 
 interface ResultRow {
@@ -294,6 +300,14 @@ export class SkillIndexImpl implements SkillIndex {
       lastSeenRun: row.last_seen_run,
       indexedAt: row.indexed_at,
       removedAt: row.removed_at,
+      provenance: {
+        kind: row.source_kind,
+        url: row.source_url,
+        ref: row.source_ref,
+        commit: row.commit_id,
+        blobSha: row.blob_sha,
+        trust: row.trust,
+      },
     };
   }
 

@@ -62,6 +62,24 @@ export interface Skill {
   indexedAt: string;
   /** ISO time the skill disappeared from its source; null while it is live. */
   removedAt: string | null;
+  /** Where the content came from, as the crawl recorded it (null where the source kind has no such thing). */
+  provenance: SkillProvenance;
+}
+
+/** Where a stored skill was read from: the `skills` table's source columns. */
+export interface SkillProvenance {
+  /** `dir`, `git` or `github`. */
+  kind: string | null;
+  /** Where a person can open it: a `file://` URL or a repository URL at a commit. */
+  url: string | null;
+  /** Branch, tag or commit asked for (git, github). */
+  ref: string | null;
+  /** Commit the content was read at (git, github). */
+  commit: string | null;
+  /** Git blob id of its SKILL.md (git, github). */
+  blobSha: string | null;
+  /** The source's trust label, if any. */
+  trust: string | null;
 }
 
 /** One source, as {@link SkillIndex.listSources} returns it. */
