@@ -6,12 +6,24 @@ import { redactUrl } from './redact.js';
 const SECRET_KEYS = ['password', 'token', 'authorization', 'redisUrl', 'githubToken', 'GITHUB_TOKEN'];
 
 /**
- * The process logger: JSON lines on stderr (stdout is reserved for `--json` output), pretty on a TTY.
+ * Whether log lines should be for a person: stderr is a terminal and the command was not asked for `--json`
+ * (whoever asks for JSON output is a script, and gets JSON log lines too, exactly as without a terminal).
+ */
+export function humanLogs(
+  stderr: { isTTY?: boolean } = process.stderr,
+  argv: readonly string[] = process.argv,
+): boolean {
+  return stderr.isTTY === true && !argv.includes('--json');
+}
+
+/**
+ * The process logger, always on stderr (stdout is reserved for `--json` output and the MCP stdio protocol):
+ * JSON lines, or pino-pretty's one human line per entry when {@link humanLogs} says so.
  * Level from `LOG_LEVEL` (default `info`). Secrets are redacted by key wherever they appear, and errors are
  * logged with credentials stripped from their message and stack (a git or HTTP error may quote a URL with a
  * token in it); a child process's raw stderr is never logged.
  */
-export function createLogger(bindings: Record<string, unknown> = {}): Logger {
+export function createLogger(bindings: Record<string, unknown> = {}, human: boolean = humanLogs()): Logger {
   const options = {
     level: process.env.LOG_LEVEL ?? 'info',
     base: { pid: process.pid, ...bindings },
@@ -35,7 +47,7 @@ export function createLogger(bindings: Record<string, unknown> = {}): Logger {
       },
     },
   };
-  if (process.stderr.isTTY) {
+  if (human) {
     return pino(
       options,
       pretty({ destination: 2, sync: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss' }),
