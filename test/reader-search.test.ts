@@ -169,6 +169,8 @@ describe('searching an index of a corpus slice', () => {
     expect(skill?.license).toBe(skill?.frontMatter.license);
     expect(Array.isArray(skill?.warnings)).toBe(true);
     expect(skill?.body).toMatch(/MCP/);
+    expect(skill?.provenance).toMatchObject({ kind: 'dir', ref: null, commit: null, blobSha: null });
+    expect(skill?.provenance.url).toMatch(/^file:\/\/.*mcp-builder/);
     expect(index.getSkill('anthropics__skills/skills/nope')).toBeUndefined();
   });
 
