@@ -1,19 +1,18 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import type { SearchFilters, SearchResult } from '../reader/index.js';
+import { MAX_QUERY_CHARS, type SearchFilters, type SearchResult } from '../reader/index.js';
 import { IndexerError } from '../shared/errors.js';
 import type { LiveIndex } from './live-index.js';
 import { splitBody, skillUri } from './skill-files.js';
 
-/** Longest query accepted: an agent pasting a whole file into `query` gets a clear error, not a slow scan. */
-export const MAX_QUERY_CHARS = 2000;
 /** Most results one call returns: enough to choose from, small enough for an agent's context. */
 export const MAX_K = 50;
 
 const oneOrMany = z.union([z.string().min(1).max(200), z.array(z.string().min(1).max(200)).min(1).max(50)]);
 
 const searchInput = {
+  // The reader's own cap, in the schema: an agent sees it in the tool listing, and the SDK rejects before any work.
   query: z
     .string()
     .min(1)
