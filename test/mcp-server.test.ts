@@ -376,7 +376,7 @@ describe('skillsmith-index mcp --http', () => {
     );
     expect(short.stderr).not.toContain('short\n');
     const missing = runCli(['mcp', '--db', join(tmp.dir, 'none.db')], 60_000);
-    expect(missing.status).toBe(2);
+    expect(missing.status).toBe(3); // database/disk (docs/errors.md)
     expect(missing.stderr.trim()).toMatch(
       /^skillsmith-index: index .*none\.db does not exist \[E_DATABASE\]$/,
     );
