@@ -3,6 +3,7 @@ import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { countSkillFolders, crawlDir } from '../src/producer/dir-source.js';
+import { MAX_SIBLING_PROBLEMS } from '../src/producer/sibling-problems.js';
 import { contentHash } from '../src/shared/content-hash.js';
 import { ERROR_CODES, IndexerError } from '../src/shared/errors.js';
 import type { CrawlProblem, SkillDoc, SkillUnchanged } from '../src/shared/skill-doc.js';
@@ -222,6 +223,25 @@ describe('crawlDir: size cap', () => {
       'heavy/e.md',
     ]);
   });
+
+  it('caps the problems one skill reports: 10,000 siblings give 10 rows and one that carries the count', async () => {
+    const many: Record<string, string> = { 'flood/SKILL.md': FM('flood') };
+    for (let i = 0; i < 10_000; i++) many[`flood/part-${String(i).padStart(5, '0')}.md`] = `part ${i}`;
+    writeTree(root, many);
+    const { docs, problems } = await collect(root);
+    expect(docs[0]?.files).toHaveLength(32);
+    expect(problems).toHaveLength(MAX_SIBLING_PROBLEMS + 1);
+    expect(problems.slice(0, MAX_SIBLING_PROBLEMS).every((p) => p.path.startsWith('flood/part-'))).toBe(true);
+    expect(problems.at(-1)).toEqual({
+      sourceId: 'src',
+      path: 'flood/*',
+      scope: 'file',
+      code: ERROR_CODES.FILE_TOO_LARGE,
+      message: expect.stringMatching(
+        /^9959 more sibling files of this skill were left out \(E_FILE_TOO_LARGE\)/,
+      ),
+    });
+  }, 60_000);
 
   it('applies a 1 MiB cap by default', async () => {
     writeTree(root, { 'big/SKILL.md': FM('big') + 'x'.repeat(1024 * 1024) });

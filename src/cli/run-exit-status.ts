@@ -1,4 +1,4 @@
-import { ERROR_CODES, type ErrorCode } from '../shared/errors.js';
+import { ERROR_CODES, isErrorCode, type ErrorCode } from '../shared/errors.js';
 import { EXIT, exitStatusOf, type ExitStatus } from '../shared/exit-status.js';
 
 /** What decides a finished run's exit status, in either mode. */
@@ -9,8 +9,6 @@ export interface FinishedRun {
   message?: string;
   code?: string;
 }
-
-const KNOWN_CODES = new Set<string>(Object.values(ERROR_CODES));
 
 /**
  * The exit status of a finished run, with a one-line reason on stderr when it is not 0: cron must notice a run
@@ -23,8 +21,8 @@ export function runExitStatus(run: FinishedRun): ExitStatus {
     const none = run.sources.length > 0 && failed.length === run.sources.length;
     const code: ErrorCode | undefined = none
       ? ERROR_CODES.SOURCE_FAILED
-      : run.code && KNOWN_CODES.has(run.code)
-        ? (run.code as ErrorCode)
+      : isErrorCode(run.code)
+        ? run.code
         : undefined;
     const first = failed[0];
     const why = none

@@ -21,6 +21,7 @@ import { jobId } from '../shared/queues.js';
 import type { ErrorRecord, RunSource } from '../shared/records.js';
 import { redactUrl } from '../shared/redact.js';
 import type { KnownSource } from '../writer/index-writer.js';
+import { redisDataLost, redisEpoch, sameEpoch } from './redis-epoch.js';
 import { askWriter } from './ask-writer.js';
 import { waitForJob, type PipelineQueues } from './pipeline-queues.js';
 import { runProgressKey } from './run-progress.js';
@@ -110,6 +111,11 @@ export async function crawlDistributed(options: DistributedCrawlOptions): Promis
   redis.on('error', () => undefined);
   const locks = new SourceLocks(redis, prefix, runKey);
   const ids = specs.map((s) => s.id);
+  // Seen before the run begins: if it changes before the run is over, Redis lost the run's jobs (redis-epoch.ts).
+  const { epoch } = await redisEpoch(redis, prefix);
+  const checkEpoch = async (detail: string): Promise<void> => {
+    if (!(await sameEpoch(redis, prefix, epoch))) throw redisDataLost(detail);
+  };
   await locks.takeAll(ids);
   let handedOver = false;
   let begun = false;
@@ -290,6 +296,7 @@ export async function crawlDistributed(options: DistributedCrawlOptions): Promis
         : {}),
       ...(begin.textConfigChanged ? { textConfig: TEXT_CONFIG } : {}),
     };
+    await checkEpoch('it lost its epoch key while the run was crawled');
     // The crawl is over: hold the sources until the writer ends the run (it releases them), not longer.
     locks.stopRenewing();
     await locks.extend(ids, options.waitTimeoutMs ?? 6 * 3600_000);
@@ -315,11 +322,15 @@ export async function crawlDistributed(options: DistributedCrawlOptions): Promis
       queues.write,
       endJob.id as string,
       options.waitTimeoutMs ?? 6 * 3600_000,
-    ).catch((err: unknown) => {
+    ).catch(async (err: unknown) => {
+      // The run-end job vanished: Redis lost it (never report that run as completed).
+      await checkEpoch(`job ${String(endJob.id)} is gone`);
       log.warn({ err, runKey }, 'stopped waiting for the writer; the run goes on');
       return undefined;
     });
     const summary = await Promise.race([finished, stopped]);
+    // A summary can come from a Redis that was emptied mid-run (the writer had already failed the run).
+    if (summary) await checkEpoch('it lost its epoch key while the run was written');
     if (summary) result.summary = summary;
     return result;
   } catch (err) {
@@ -335,6 +346,7 @@ export async function crawlDistributed(options: DistributedCrawlOptions): Promis
         status: 'failed',
         abandon: true,
         message: `the crawl failed: ${message}`,
+        ...(err instanceof IndexerError ? { code: err.code } : {}),
       };
       try {
         await queues.write.add('run-end', end, { jobId: jobId('end', runKey, `a${attempt}`) });

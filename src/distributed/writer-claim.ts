@@ -80,8 +80,12 @@ export class WriterClaim {
     claim.timer = setInterval(() => {
       redis
         .eval(EXTEND_IF_OWNER, 1, key, value, String(TTL_MS))
-        .then((r) => {
-          if (r === 0) onLost();
+        .then(async (r) => {
+          if (r === 1) return;
+          // Gone rather than taken: Redis lost its data (restart without persistence, flush). No other writer
+          // exists, so take the claim back; the epoch watch fails the runs that were in flight.
+          if ((await redis.set(key, value, 'PX', TTL_MS, 'NX')) === 'OK') return;
+          onLost();
         })
         .catch(() => undefined); // Redis unreachable: BullMQ stalls too; the claim is checked again next time
     }, RENEW_MS);

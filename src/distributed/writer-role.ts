@@ -2,6 +2,7 @@ import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
+import { isErrorCode } from '../shared/errors.js';
 import {
   BeginRunRpcSchema,
   KnownRpcSchema,
@@ -22,6 +23,7 @@ import { runProgressKey, ACTIVE_RUNS_KEY } from './run-progress.js';
 import { EXTEND_IF_OWNER } from './owned-key.js';
 import { releaseSourceLock, sourceLockKey } from './source-lock.js';
 import { WriterClaim } from './writer-claim.js';
+import { redisDataLost, watchRedisEpoch } from './redis-epoch.js';
 import { EXIT } from '../shared/exit-status.js';
 
 /** Options of {@link startWriterRole}. */
@@ -86,6 +88,13 @@ export async function startWriterRole(options: WriterRoleOptions): Promise<Write
   }
   const redis = new Redis(target.url, { maxRetriesPerRequest: 3 });
   redis.on('error', () => undefined);
+  // Redis that loses its data loses the jobs runs are waiting on: end those runs failed, loudly, instead of
+  // leaving them `running` forever (a rerun then completes the work).
+  const epochWatch = await watchRedisEpoch(redis, target.prefix, (detail) => {
+    const error = redisDataLost(detail);
+    const runs = writer.failRunningRuns('distributed', error.code, error.message);
+    if (runs.length > 0) log.error({ runs, code: error.code }, error.message);
+  });
 
   /**
    * Waits, without holding the worker, until `isReady`: the job goes back to delayed and is looked at again in
@@ -256,6 +265,8 @@ export async function startWriterRole(options: WriterRoleOptions): Promise<Write
         writer.updateTextConfig(run.modelId, e.textConfig);
       }
       writer.finishRun(runId, status, counts, e.sources);
+      if (status === 'failed' && message && isErrorCode(e.code))
+        writer.recordRunError(runId, e.code, message);
       writer.checkpoint();
       // The run is over: its sources may be crawled again.
       for (const s of e.sources) await releaseSourceLock(redis, target.prefix, s.id, e.runKey);
@@ -392,6 +403,7 @@ export async function startWriterRole(options: WriterRoleOptions): Promise<Write
         log.warn({ graceMs }, 'grace period over: closing with a job in hand (it will be redelivered)');
         await Promise.all([writeWorker.close(true), rpcWorker.close(true)]);
       }
+      epochWatch.stop();
       writer.checkpoint();
       writer.close();
       redis.disconnect();

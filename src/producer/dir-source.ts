@@ -17,6 +17,7 @@ import {
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { CrawlContext, SkillSource, SourceSpec } from './source.js';
+import { SiblingProblems } from './sibling-problems.js';
 import { z } from 'zod';
 import { contentHash } from '../shared/content-hash.js';
 import { ERROR_CODES, IndexerError } from '../shared/errors.js';
@@ -289,29 +290,39 @@ async function* readSkill(
 
   const files: SkillFile[] = [{ path: SKILL_FILE, text: main.text }];
   let chars = main.text.length;
+  const problems = new SiblingProblems(crawl.opts.sourceId, rel);
   for (const entry of entries) {
     if (entry.name === SKILL_FILE || !isMarkdownName(entry.name)) continue;
     const fileRel = joinRel(rel, entry.name);
     const size = entry.isFile() ? statSizeOrZero(toAbs(crawl, fileRel)) : 0;
     const over = overSkillLimits(labelOf(crawl, fileRel), files.length, chars, size, crawl.opts.maxFileBytes);
     if (over) {
-      yield problemOf(crawl, fileRel, ERROR_CODES.FILE_TOO_LARGE, over);
+      const shown = problems.take(problemOf(crawl, fileRel, ERROR_CODES.FILE_TOO_LARGE, over));
+      if (shown) yield shown;
       continue;
     }
     if (entry.isSymbolicLink()) {
       const problem = await checkSymlink(crawl, fileRel, false);
-      if (problem) yield { ...problem, message: `${problem.message}; the skill is indexed without it` };
+      const shown =
+        problem &&
+        problems.take({ ...problem, message: `${problem.message}; the skill is indexed without it` });
+      if (shown) yield shown;
       continue;
     }
     if (!entry.isFile()) continue;
     const sibling = await readText(crawl, fileRel);
     if (!sibling.ok) {
-      yield problemOf(crawl, fileRel, sibling.code, `${sibling.message}; the skill is indexed without it`);
+      const shown = problems.take(
+        problemOf(crawl, fileRel, sibling.code, `${sibling.message}; the skill is indexed without it`),
+      );
+      if (shown) yield shown;
       continue;
     }
     files.push({ path: entry.name, text: sibling.text });
     chars += sibling.text.length;
   }
+  const rest = problems.rest();
+  if (rest) yield rest;
 
   yield {
     id,

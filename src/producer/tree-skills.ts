@@ -3,6 +3,7 @@ import { contentHash } from '../shared/content-hash.js';
 import { ERROR_CODES } from '../shared/errors.js';
 import type { SkillFile } from '../shared/skill-doc.js';
 import type { CrawlContext, CrawlItem, Provenance } from './source.js';
+import { SiblingProblems } from './sibling-problems.js';
 import {
   capAndDecode,
   compareNames,
@@ -91,6 +92,7 @@ export async function* skillsFromTree(
     const read: SkillFile[] = [];
     let chars = 0;
     let failed = false;
+    const problems = new SiblingProblems(sourceId, folder);
     for (const f of files) {
       const name = baseName(f.path);
       const isMain = name === SKILL_FILE;
@@ -98,7 +100,14 @@ export async function* skillsFromTree(
         ? undefined
         : overSkillLimits(`${sourceId}/${f.path}`, read.length, chars, f.size ?? 0, ctx.maxFileBytes);
       if (over) {
-        yield { sourceId, path: f.path, scope: 'file', code: ERROR_CODES.FILE_TOO_LARGE, message: over };
+        const shown = problems.take({
+          sourceId,
+          path: f.path,
+          scope: 'file',
+          code: ERROR_CODES.FILE_TOO_LARGE,
+          message: over,
+        });
+        if (shown) yield shown;
         continue;
       }
       const got = await readTreeFile(sourceId, f, readBlob, ctx.maxFileBytes);
@@ -108,18 +117,22 @@ export async function* skillsFromTree(
         continue;
       }
       // A bad SKILL.md rejects the skill; a bad sibling is left out and the skill is still indexed.
-      yield {
-        sourceId,
-        path: isMain ? folder : f.path,
-        scope: isMain ? 'skill' : 'file',
-        code: got.code,
-        message: isMain ? got.message : `${got.message}; the skill is indexed without it`,
-      };
       if (isMain) {
+        yield { sourceId, path: folder, scope: 'skill', code: got.code, message: got.message };
         failed = true;
         break;
       }
+      const shown = problems.take({
+        sourceId,
+        path: f.path,
+        scope: 'file',
+        code: got.code,
+        message: `${got.message}; the skill is indexed without it`,
+      });
+      if (shown) yield shown;
     }
+    const rest = problems.rest();
+    if (rest) yield rest;
     if (failed) continue;
     yield {
       id,

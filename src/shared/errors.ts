@@ -43,6 +43,13 @@ export const ERROR_CODES = {
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
 
+const KNOWN_ERROR_CODES = new Set<string>(Object.values(ERROR_CODES));
+
+/** True for a string that is one of {@link ERROR_CODES} (e.g. a code carried in a queue message). */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && KNOWN_ERROR_CODES.has(code);
+}
+
 /** Warning codes: the skill is indexed, but something about it breaks the Agent Skills rules. */
 export const WARNING_CODES = {
   /** `name` missing: the folder name is used instead. */

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { IndexerError, ERROR_CODES } from '../shared/errors.js';
+import { IndexerError, ERROR_CODES, type ErrorCode } from '../shared/errors.js';
 import type { RunCounts, SkillRecord, EmbeddingRecord, ErrorRecord, RunSource } from '../shared/records.js';
 import { redactUrl } from '../shared/redact.js';
 import { storageError } from '../shared/storage-error.js';
@@ -530,6 +530,42 @@ export class IndexWriter {
       .run({ ...counts, status, runId, now: nowIso(), sources: sources ? JSON.stringify(sources) : null });
     // What the run saw matters only while it runs (tombstones).
     this.db.prepare('DELETE FROM run_seen WHERE run_id = ?').run(runId);
+  }
+
+  /**
+   * Ends every `running` run of a mode as failed, with one `index_errors` row saying why (source `*`): used when
+   * the work those runs were waiting for is known to be gone (Redis lost its data). Returns their ids.
+   */
+  /** Records why a run failed as of its `index_errors` (source `*`, path `.`). */
+  recordRunError(runId: number, code: ErrorCode, message: string): void {
+    this.stmts.insertError.run({
+      runId,
+      sourceId: '*',
+      path: '.',
+      code,
+      message,
+      line: null,
+      statKey: null,
+      now: nowIso(),
+    });
+  }
+
+  failRunningRuns(mode: 'embedded' | 'distributed', code: ErrorCode, message: string): number[] {
+    const now = nowIso();
+    return this.db.transaction(() => {
+      const ids = this.db
+        .prepare(`SELECT id FROM index_runs WHERE status = 'running' AND mode = ?`)
+        .pluck()
+        .all(mode) as number[];
+      for (const runId of ids) {
+        this.db
+          .prepare(`UPDATE index_runs SET status = 'failed', finished_at = ? WHERE id = ?`)
+          .run(now, runId);
+        this.recordRunError(runId, code, message);
+        this.db.prepare('DELETE FROM run_seen WHERE run_id = ?').run(runId);
+      }
+      return ids;
+    })();
   }
 
   /** What a source remembered after its last complete crawl (commit, ETags), or undefined. */
