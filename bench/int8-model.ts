@@ -82,7 +82,7 @@ export async function measureInt8(input: Int8BenchInput): Promise<Int8Bench> {
       sources: input.sources,
       referenceDir: input.fp32Dir,
       candidateDir: input.int8Dir,
-      threads: input.threads,
+      intraOpThreads: 1,
       batchSize: input.batchSize,
       passes: input.reps,
     } satisfies AgreementInput),

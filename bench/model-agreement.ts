@@ -1,7 +1,7 @@
 /**
  * Child process: the int8 model against the float32 one on every distinct corpus text, paired batch by batch.
- * Both sessions live in this process with the same options (intra-op = the thread budget, as the
- * `1 worker × intra-op N` ceiling shape); the texts are tokenized once, sorted by length and cut into the same
+ * Both sessions live in this process with the options of src/workers/embedder.ts and `intraOpThreads` threads
+ * (the bench uses 1: the shape of one pool thread, and the one least disturbed by other processes); the texts are tokenized once, sorted by length and cut into the same
  * batches. For each batch the two models run one after the other, in alternating order, and only
  * `session.run` is timed: a drift of the machine's speed (other processes) hits both alike, so the ratio holds
  * on a busy machine where two separate ceiling runs would not compare. The outputs of the first pass give the
@@ -18,7 +18,8 @@ export interface AgreementInput {
   /** The reference model folder (float32) and the one compared with it (int8); same tokenizer. */
   referenceDir: string;
   candidateDir: string;
-  threads: number;
+  /** ORT intra-op threads of each session. */
+  intraOpThreads: number;
   batchSize: number;
   /** Timed passes over all batches. */
   passes: number;
@@ -42,7 +43,6 @@ export interface AgreementResult {
 }
 
 async function session(onnxPath: string, threads: number): Promise<ort.InferenceSession> {
-  // The options of src/workers/embedder.ts, with all threads intra-op.
   return ort.InferenceSession.create(onnxPath, {
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
@@ -83,8 +83,8 @@ childMain<AgreementInput, AgreementResult>(async (input) => {
     });
   }
 
-  const ref = await session(refSpec.onnxPath, input.threads);
-  const cand = await session(candSpec.onnxPath, input.threads);
+  const ref = await session(refSpec.onnxPath, input.intraOpThreads);
+  const cand = await session(candSpec.onnxPath, input.intraOpThreads);
   const refOut = refSpec.output ?? ref.outputNames[0]!;
   const candOut = candSpec.output ?? cand.outputNames[0]!;
   // Untimed first runs: arenas and kernels are set up on the first call.
