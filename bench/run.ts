@@ -18,7 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ensureDefaultModel } from '../src/model/default-model.js';
+import { ensureBuiltinModel, ensureDefaultModel } from '../src/model/default-model.js';
 import { loadModelSpec } from '../src/model/model-spec.js';
 import type { SourceSpec } from '../src/producer/source.js';
 import { cpuBudget } from '../src/workers/cpu-budget.js';
@@ -29,6 +29,8 @@ import type { PipelineInput, PipelineResult, PipelineRun } from './pipeline-chil
 import type { SequentialInput, SequentialResult } from './sequential-baseline.js';
 import type { QueryLatencyInput, QueryLatencyResult } from './query-latency.js';
 import { measureDistributed, type DistributedBench } from './distributed.js';
+import { measureCliStartup, type CliStartupResult } from './cli-startup.js';
+import { int8Section, measureInt8, type Int8Bench } from './int8-model.js';
 
 /** dist/bench/run.js → the repository root. */
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -46,6 +48,10 @@ const OTHER_LOAD_WARN = 0.1;
 const TARGETS = { ratio: 0.9, reindexSpeedup: 50, rssKb: 1024 * 1024, distributedRatio: 0.9 };
 /** Alternating embedded / distributed runs (each a fresh database). */
 const DIST_RUNS = 3;
+/** Runs of each CLI start-up command (after one warm-up each), alternating. */
+const CLI_RUNS = 9;
+/** CLI start-up targets: median wall of a whole process, ms. */
+const CLI_TARGETS = { help: 150, fts: 300, hybrid: 600 };
 
 const USAGE = `usage: npm run bench -- [--quick] [--corpus DIR]
   --quick       only ${QUICK_SLICE.join(' + ')} (or the first two sub-folders), no 10× run
@@ -139,6 +145,9 @@ async function main(): Promise<void> {
   const threads = cpuBudget();
   const modelDir = await ensureDefaultModel({ log: (m) => process.stderr.write(`[bench] ${m}\n`) });
   const spec = loadModelSpec(modelDir);
+  const fp32Dir = await ensureBuiltinModel('use-lite-en', {
+    log: (m) => process.stderr.write(`[bench] ${m}\n`),
+  });
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'skillsmith-bench-'));
   const errors: Record<string, string> = {};
   const conditions: Record<string, RunConditions> = {};
@@ -298,6 +307,48 @@ async function main(): Promise<void> {
           };
         });
 
+    // 9. The int8 default against the float32 model: raw ORT, vector agreement, eval (shared corpus only: the
+    //    eval judgments name its skills).
+    const int8: Int8Bench = await measureInt8({
+      sources,
+      threads,
+      batchSize: CEILING_BATCH,
+      reps: CEILING_REPS,
+      int8Dir: modelDir,
+      fp32Dir,
+      int8Db: first && expectedSeen !== undefined ? db : undefined,
+      fp32Db: expectedSeen !== undefined ? path.join(tmp, 'fp32.db') : undefined,
+      tmp,
+      evalScript: path.join(REPO, 'dist', 'bench', 'eval', 'run-eval.js'),
+      step: (name, fn) => step(name, log, fn),
+    });
+    const int8Out = int8Section(
+      int8,
+      ceiling,
+      statSync(spec.onnxPath).size,
+      statSync(loadModelSpec(fp32Dir).onnxPath).size,
+    );
+
+    // 10. CLI start-up: whole processes, on the index of step 3.
+    let cli: CliStartupResult[] = [];
+    if (first) {
+      process.stderr.write('[bench] CLI start-up…\n');
+      const query = 'turn slides into a pdf handout';
+      cli = measureCliStartup(
+        path.join(REPO, 'dist', 'src', 'cli', 'main.js'),
+        [
+          { name: '--help', args: ['--help'], targetMs: CLI_TARGETS.help },
+          {
+            name: 'search --mode fts',
+            args: ['search', query, '--db', db, '--mode', 'fts'],
+            targetMs: CLI_TARGETS.fts,
+          },
+          { name: 'search (hybrid)', args: ['search', query, '--db', db], targetMs: CLI_TARGETS.hybrid },
+        ],
+        CLI_RUNS,
+      );
+    }
+
     // ---- derived numbers ----
     // The ceiling is the pool's shape (N workers × intra-op 1), unless the other shape did better: with fewer
     // batches than workers (a tiny --quick slice) one thread idles, and the ceiling is the best the hardware does.
@@ -417,6 +468,7 @@ async function main(): Promise<void> {
           s.allTextsPerSec.map((t) => num(t, 1)).join(', '),
         ]),
       ),
+      ...int8Out.lines,
       '',
       `## Pipeline end-to-end (runEmbedded, fresh DB, threads = ${threads})`,
       '',
@@ -601,6 +653,20 @@ async function main(): Promise<void> {
 
     out.push(
       '',
+      `## CLI start-up (whole processes, median of ${CLI_RUNS} alternating runs after a warm-up; ms)`,
+      '',
+      table(
+        ['command', 'median', 'min – max', 'target'],
+        cli.map((c) => [
+          `\`${c.command.replace(db, 'INDEX')}\`${c.failed ? ` (${c.failed} failed)` : ''}`,
+          num(c.medianMs, 0),
+          c.allMs.length ? `${num(Math.min(...c.allMs), 0)} – ${num(Math.max(...c.allMs), 0)}` : MISSING,
+          `≤ ${c.targetMs}`,
+        ]),
+      ),
+    );
+    out.push(
+      '',
       '## Distributed mode vs embedded (CLI processes, same corpus, alternating runs)',
       '',
       `Embedded: \`index\` on a fresh database. Distributed: fresh \`write\` + one \`work\` (${threads} threads) ready, ` +
@@ -668,6 +734,14 @@ async function main(): Promise<void> {
       measured: `${seconds(distEmbeddedMs)} ÷ ${seconds(distDistributedMs)} = ${num(distRatio, 3)}`,
       ok: distRatio === undefined ? undefined : distRatio >= TARGETS.distributedRatio,
     });
+    targets.push(...int8Out.targets);
+    for (const c of cli) {
+      targets.push({
+        name: `CLI \`${c.name}\` median ≤ ${c.targetMs} ms`,
+        measured: `${num(c.medianMs, 0)} ms`,
+        ok: c.medianMs === undefined || c.failed > 0 ? undefined : c.medianMs <= c.targetMs,
+      });
+    }
     targets.push({
       name: `all skills accounted: indexed + failed = seen${expectedSeen !== undefined ? ` = ${expectedSeen}` : ''}`,
       measured: run1
@@ -750,6 +824,8 @@ async function main(): Promise<void> {
       },
       corpus: { dir: corpus, sources: sources.map((s) => s.root), expectedSeen },
       ceiling,
+      int8,
+      cliStartup: cli,
       pipeline: first && {
         ...first,
         derived: {

@@ -110,9 +110,14 @@ describe('distributed mode, end to end', () => {
     const a = vectorsOf(db);
     const b = vectorsOf(embeddedDb);
     expect(a.map((v) => [v.skill_id, v.text_hash])).toEqual(b.map((v) => [v.skill_id, v.text_hash]));
-    // Batches are grouped differently (other padding), so floats may differ in the last bits, never more.
+    // Batches are grouped differently (other padding), so float32 vectors may differ in the last bits, never
+    // more. The int8 default quantizes activations per batch (one scale over the whole padded batch), so its
+    // vectors depend a little on their batch-mates: the bound is its accuracy target against float32.
+    const int8 = (JSON.parse(emb.stdout) as { model: { id: string } }).model.id.includes('int8');
     for (const [i, v] of a.entries()) {
-      expect(cosine(blobToVector(v.vector), blobToVector((b[i] as VecRow).vector))).toBeGreaterThan(0.99999);
+      expect(cosine(blobToVector(v.vector), blobToVector((b[i] as VecRow).vector))).toBeGreaterThan(
+        int8 ? 0.995 : 0.99999,
+      );
     }
 
     // A second run of the unchanged input enqueues no embed work and rewrites nothing.

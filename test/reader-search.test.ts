@@ -56,7 +56,7 @@ function copyOf(name: string): string {
 describe('searching an index of a corpus slice', () => {
   it('reports the schema version and the model of the vectors', () => {
     expect(index.schemaVersion).toBe(SCHEMA_VERSION);
-    expect(index.model).toEqual({ id: 'use-lite-en@0.2.0', dim: 512 });
+    expect(index.model).toEqual({ id: 'use-lite-en-int8@0.2.0', dim: 512 });
   });
 
   for (const mode of MODES) {
@@ -326,7 +326,7 @@ describe('skillsmith-index search', () => {
     };
     expect(out.mode).toBe('hybrid');
     expect(out.k).toBe(3);
-    expect(out.model).toEqual({ id: 'use-lite-en@0.2.0', dim: 512 });
+    expect(out.model).toEqual({ id: 'use-lite-en-int8@0.2.0', dim: 512 });
     expect(out.results).toHaveLength(3);
     expect(Object.keys(out.results[0] ?? {}).sort()).toEqual(
       ['description', 'id', 'name', 'path', 'score', 'source'].sort(),

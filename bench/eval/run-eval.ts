@@ -24,7 +24,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { ensureDefaultModel } from '../../src/model/default-model.js';
+import { resolveModelDir } from '../../src/model/default-model.js';
 import { loadModelSpec } from '../../src/model/model-spec.js';
 import { runEmbedded } from '../../src/pipeline/embedded-run.js';
 import { openIndex } from '../../src/reader/index.js';
@@ -56,7 +56,7 @@ const USAGE = `usage: npm run eval -- [--split test|tune|all] [--db PATH] [--mod
   --mode M       only these modes; repeat it or separate with commas (default: hybrid, fts, vector, rrf60)
   --corpus DIR   the shared corpus root (default: $SKILLSMITH_SHARED_DIR/corpus/skills, else <repo>/../shared/corpus/skills)
   --queries FILE judgments (default: bench/eval/queries.json)
-  --model DIR    model folder (default: the built-in USE-lite, built on first use)
+  --model DIR    model folder or built-in name: use-lite-en-int8 (default), use-lite-en (float32)
   --out FILE     JSON report (default: bench-out/eval.json)
   --fresh        delete the cached index first (ignored with --db)`;
 
@@ -267,9 +267,9 @@ async function main(): Promise<void> {
   checkIdsInCorpus(queries, flags.corpus);
 
   const needsModel = flags.db === undefined || flags.modes.some((m) => m !== 'fts');
-  const modelDir = needsModel
-    ? (flags.model ?? (await ensureDefaultModel({ log: (m) => console.error(`eval: ${m}`) })))
-    : flags.model;
+  const log = (m: string): void => console.error(`eval: ${m}`);
+  const modelDir =
+    needsModel || flags.model !== undefined ? await resolveModelDir(flags.model, { log }) : undefined;
   let db: string;
   if (flags.db !== undefined) {
     db = path.resolve(flags.db);
@@ -278,7 +278,11 @@ async function main(): Promise<void> {
     db = await buildIndex(flags, modelDir as string);
   }
 
-  const index: SkillIndex = await openIndex(db, modelDir !== undefined ? { model: modelDir } : {});
+  // The model is pinned: an index holding both built-in models' vectors is scored with the one asked for.
+  const index: SkillIndex = await openIndex(
+    db,
+    modelDir !== undefined ? { model: modelDir, modelId: loadModelSpec(modelDir).id } : {},
+  );
   const reports: QueryReport[] = [];
   try {
     for (const q of queries) {

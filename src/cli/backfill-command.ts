@@ -6,6 +6,7 @@ import { PipelineQueues } from '../distributed/pipeline-queues.js';
 import type { DistributedCrawlResult } from '../distributed/distributed-crawl.js';
 import { parseRunProgress, runProgressKey } from '../distributed/run-progress.js';
 import { sourceLockKey } from '../distributed/source-lock.js';
+import { isBuiltinModelName } from '../model/default-model.js';
 import { loadModelSpec } from '../model/model-spec.js';
 import type { CrawlJob } from '../shared/distributed-messages.js';
 import { IndexerError, ERROR_CODES } from '../shared/errors.js';
@@ -69,9 +70,6 @@ async function conflicting(
 export function registerBackfillCommand(program: Command, log: Logger): void {
   const cmd = program
     .command('backfill')
-    .description(
-      'distributed mode: queue a (re-)index run of sources, refused if one is already queued or running',
-    )
     .argument('[source...]', 'sources to backfill (paths as the producer sees them)')
     .option('--all', 'every source the database knows')
     .option('--sources <file>', 'a sources file listing the sources')
@@ -79,7 +77,10 @@ export function registerBackfillCommand(program: Command, log: Logger): void {
       '--reembed',
       're-embed even unchanged skills (with --model: write the new model’s vectors beside the old)',
     )
-    .option('--model <dir>', 'model folder to embed with (same path on producers and workers)')
+    .option(
+      '--model <dir|name>',
+      'model folder to embed with (same path on producers and workers), or a built-in model name (use-lite-en, use-lite-en-int8)',
+    )
     .option('--follow', 'wait, showing live progress, and print the summary at the end')
     .option('--json', 'print the result as one JSON object on stdout');
   withRedisOptions(cmd).addHelpText(
@@ -99,7 +100,7 @@ Vectors of another model are written beside the old ones; readers of the old mod
     if (!flags.all && specs.length === 0)
       throw new IndexerError(ERROR_CODES.BAD_OPTION, 'give the sources to backfill, or --all');
     // A bad model folder fails here, not on the producer at 3 a.m.
-    if (flags.model) loadModelSpec(flags.model);
+    if (flags.model && !isBuiltinModelName(flags.model)) loadModelSpec(flags.model);
     const data: CrawlJob = {
       sources: flags.all ? 'all' : specs,
       reembed: flags.reembed === true,

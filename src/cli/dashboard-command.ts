@@ -48,7 +48,6 @@ export function dashboardAuth(
 export function registerDashboardCommand(program: Command, log: Logger): void {
   program
     .command('dashboard')
-    .description('serve a web dashboard (bull-board) of the distributed queues: inspect, retry, promote jobs')
     .option('--redis <url>', 'Redis of the deployment (default: $REDIS_URL)')
     .option('--prefix <prefix>', 'BullMQ key prefix of the deployment', DEFAULT_PREFIX)
     .option('--port <n>', 'TCP port to listen on', intFlag('port', 0), 3000)

@@ -82,9 +82,7 @@ async function select(
  * never succeed — with their error; replay them once the cause is fixed, or drop them.
  */
 export function registerFailedCommand(program: Command): void {
-  const failed = program
-    .command('failed')
-    .description('distributed mode: list, retry or drop jobs that exhausted their retries (dead letters)');
+  const failed = program.command('failed');
 
   withRedisOptions(
     failed

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { ensureDefaultModel } from '../model/default-model.js';
+import { resolveModelDir } from '../model/default-model.js';
 import { loadModelSpec } from '../model/model-spec.js';
 import { runEmbedded, type RunSummary } from '../pipeline/embedded-run.js';
 import { countSkillFolders } from '../producer/dir-source.js';
@@ -29,9 +29,6 @@ interface IndexFlags {
 export function registerIndexCommand(program: Command, log: Logger): void {
   program
     .command('index')
-    .description(
-      'crawl skill folders, embed them on a worker pool and write one SQLite file (no Redis needed)',
-    )
     .argument(
       '[source...]',
       'folders, git URLs (git+https://…, git@…, file://…) or github:owner/repo[/path][@ref], github:owner',
@@ -42,8 +39,8 @@ export function registerIndexCommand(program: Command, log: Logger): void {
     )
     .option('--db <path>', 'SQLite database to write', 'skills.db')
     .option(
-      '--model <dir>',
-      'Hugging Face-layout ONNX model folder (default: built-in USE-lite, built on first use)',
+      '--model <dir|name>',
+      'Hugging Face-layout ONNX model folder, or a built-in model: use-lite-en-int8 (default) or use-lite-en (float32)',
     )
     .option(
       '--threads <n>',
@@ -79,7 +76,7 @@ Exit codes (docs/errors.md): 0 done, 1 unexpected, 2 bad input or no source coul
       // honoured as soon as the run starts (it stops before crawling, and the run is marked interrupted).
       const controller = new AbortController();
       const disposeShutdown = onShutdown(log, () => controller.abort());
-      const modelDir = flags.model ?? (await ensureDefaultModel({ log: (m) => log.info(m) }));
+      const modelDir = await resolveModelDir(flags.model, { log: (m) => log.info(m) });
       const model = loadModelSpec(modelDir);
       const threads = flags.threads ?? cpuBudget();
       const progress = createProgress(flags.progress && !flags.json);

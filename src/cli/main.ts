@@ -1,43 +1,32 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import type { Logger } from 'pino';
 import { IndexerError } from '../shared/errors.js';
 import { EXIT, exitStatusOf } from '../shared/exit-status.js';
 import { storageError } from '../shared/storage-error.js';
-import { createLogger } from '../shared/logger.js';
 import { redactUrl } from '../shared/redact.js';
+import { COMMANDS, requestedCommand } from './command-list.js';
 import { printJson } from './options.js';
-import { registerIndexCommand } from './index-command.js';
-import { registerSearchCommand } from './search-command.js';
-import { registerPublishCommand } from './publish-command.js';
-import { registerStatusCommand } from './status-command.js';
-import { registerProduceCommand } from './produce-command.js';
-import { registerWorkCommand, registerWriteCommand } from './role-commands.js';
-import { registerDashboardCommand } from './dashboard-command.js';
-import { registerScheduleCommand } from './schedule-command.js';
-import { registerBackfillCommand } from './backfill-command.js';
-import { registerFailedCommand } from './failed-command.js';
-import { registerMcpCommand } from './mcp-command.js';
 
-const log = createLogger();
+let log: Logger | undefined;
+const logger = async (): Promise<Logger> => (log ??= (await import('../shared/logger.js')).createLogger());
+
 const program = new Command('skillsmith-index')
   .description('Skillsmith indexer: crawl agent skills, embed them, write one SQLite file readers can query')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
-registerIndexCommand(program, log);
-registerSearchCommand(program);
-registerPublishCommand(program);
-registerStatusCommand(program);
-registerProduceCommand(program, log);
-registerWorkCommand(program, log);
-registerWriteCommand(program, log);
-registerScheduleCommand(program, log);
-registerBackfillCommand(program, log);
-registerFailedCommand(program);
-registerDashboardCommand(program, log);
-registerMcpCommand(program, log);
-
 try {
+  // Only the command asked for is loaded; the others are listed by name for the top-level help.
+  const wanted = requestedCommand(process.argv.slice(2));
+  for (const entry of COMMANDS) {
+    if (entry === wanted) {
+      await entry.register(program, entry.logs ? await logger() : (undefined as unknown as Logger));
+    } else {
+      program.command(`${entry.name} ${entry.args}`.trim());
+    }
+    program.commands.at(-1)?.description(entry.description);
+  }
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {
@@ -53,7 +42,7 @@ try {
     if (json) printJson({ error: { code: known.code, message: known.message } });
     process.exit(exitStatusOf(known.code));
   }
-  log.error({ err }, 'unexpected failure');
+  (await logger()).error({ err }, 'unexpected failure');
   if (json)
     printJson({
       error: { code: 'E_UNEXPECTED', message: redactUrl(String((err as Error)?.message ?? err)) },

@@ -33,7 +33,6 @@ function untilStopped(log: Logger, also?: (stop: () => void) => void): Promise<v
 export function registerMcpCommand(program: Command, log: Logger): void {
   program
     .command('mcp')
-    .description('serve an index to agents over the Model Context Protocol (stdio, or HTTP with --http)')
     .option('--db <path>', 'SQLite index (or published snapshot) to read', 'skills.db')
     .option(
       '--model <dir>',

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { crawlDistributed, type DistributedCrawlResult } from '../distributed/distributed-crawl.js';
 import { PipelineQueues } from '../distributed/pipeline-queues.js';
 import { startProducerRole } from '../distributed/producer-role.js';
-import { ensureDefaultModel } from '../model/default-model.js';
+import { ensureDefaultModel, resolveModelDir } from '../model/default-model.js';
 import { loadModelSpec } from '../model/model-spec.js';
 import { parseSourceArg } from '../producer/source-arg.js';
 import { loadSourcesFile } from '../producer/sources-file.js';
@@ -52,13 +52,13 @@ export function newRunKey(prefix: string): string {
 export function registerProduceCommand(program: Command, log: Logger): void {
   const cmd = program
     .command('produce')
-    .description(
-      'distributed mode: crawl sources and enqueue embed batches (or --serve schedules and backfills)',
-    )
     .argument('[source...]', 'folders, git URLs or github:owner/repo, as for `index`')
     .option('--sources <file>', 'a sources file listing the sources to crawl')
     .option('--serve', 'long-running: serve the crawl queue (job schedulers and backfills)')
-    .option('--model <dir>', 'model folder to embed with (same path on every worker; default: built-in)')
+    .option(
+      '--model <dir|name>',
+      'model folder to embed with (same path on every worker), or a built-in model name (default: use-lite-en-int8)',
+    )
     .option('--reembed', 're-embed every skill, even unchanged ones')
     .option('--no-wait', 'exit once every batch is queued, without waiting for the writer')
     .option('--json', 'print the run summary as one JSON object on stdout')
@@ -120,7 +120,7 @@ Examples:
     await checkRedisAtStart(target, log);
     const controller = new AbortController();
     const dispose = onShutdown(log, () => controller.abort());
-    const modelDir = flags.model ?? (await ensureDefaultModel({ log: (m) => log.info(m) }));
+    const modelDir = await resolveModelDir(flags.model, { log: (m) => log.info(m) });
     const model = loadModelSpec(modelDir);
     const queues = new PipelineQueues(target);
     let result: DistributedCrawlResult;

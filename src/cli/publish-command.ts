@@ -6,9 +6,6 @@ import { printJson } from './options.js';
 export function registerPublishCommand(program: Command): void {
   program
     .command('publish')
-    .description(
-      'write a consistent snapshot of the database to FILE atomically, with FILE.manifest.json beside it',
-    )
     .option('--db <path>', 'live database to copy', 'skills.db')
     .requiredOption('--to <file>', 'snapshot file to write (replaced atomically)')
     .option('--json', 'print the manifest as one JSON object on stdout')

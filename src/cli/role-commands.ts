@@ -40,10 +40,7 @@ const graceOption = (cmd: Command): Command =>
 
 /** `skillsmith-index write --db PATH`: the one process that writes the database. */
 export function registerWriteCommand(program: Command, log: Logger): void {
-  const cmd = program
-    .command('write')
-    .description('distributed mode: the single writer — consumes embedded batches and writes the SQLite file')
-    .requiredOption('--db <path>', 'SQLite database to write');
+  const cmd = program.command('write').requiredOption('--db <path>', 'SQLite database to write');
   withRedisOptions(cmd);
   withMetricsOption(cmd);
   graceOption(cmd).addHelpText(
@@ -95,7 +92,6 @@ Example:
 export function registerWorkCommand(program: Command, log: Logger): void {
   const cmd = program
     .command('work')
-    .description('distributed mode: embed batches from the queue on a local worker-thread pool')
     .option(
       '--threads <n>',
       'CPU threads for inference (default: CPUs this process may use)',

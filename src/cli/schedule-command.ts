@@ -28,9 +28,7 @@ export function checkCron(expr: string, tz?: string): void {
  * producers serve the queue (no double fire).
  */
 export function registerScheduleCommand(program: Command, log: Logger): void {
-  const schedule = program
-    .command('schedule')
-    .description('distributed mode: recurring re-index runs (served by `produce --serve`)');
+  const schedule = program.command('schedule');
 
   withRedisOptions(
     schedule

@@ -33,14 +33,13 @@ const collect = (value: string, previous: string[] | undefined): string[] => [..
 export function registerSearchCommand(program: Command): void {
   program
     .command('search')
-    .description('search an index: full-text (BM25), vector (cosine) or both fused (default)')
     .argument('<query>', 'what to look for, in plain words')
     .option('--db <path>', 'SQLite index to read', 'skills.db')
     .option('--k <n>', 'number of results', intFlag('k', 1), 10)
     .option('--mode <mode>', `ranking: ${MODES.join(' | ')}`, modeFlag, 'hybrid')
     .option(
-      '--model <dir>',
-      "model folder to embed the query (default: built-in, if it made the index's vectors)",
+      '--model <dir|name>',
+      "model folder or built-in model name to embed the query (default: the built-in model that made the index's vectors)",
     )
     .option('--source <id>', 'only skills of this source (repeatable)', collect)
     .option('--path-prefix <prefix>', 'only skills whose path starts with this')

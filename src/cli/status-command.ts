@@ -100,9 +100,6 @@ export function readDbStatus(path: string, runs = 5): DbStatus {
 export function registerStatusCommand(program: Command): void {
   const cmd = program
     .command('status')
-    .description(
-      'show the index (models, sources, last runs, rejections) and, with --redis, queues and live runs',
-    )
     .option('--db <path>', 'SQLite database to read (default skills.db when no --redis is given)')
     .option('--runs <n>', 'how many recent runs to show', (v) => Number.parseInt(v, 10), 5)
     .option('--json', 'print the status as one JSON object on stdout');

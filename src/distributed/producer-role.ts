@@ -1,5 +1,6 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
+import { resolveModelDir } from '../model/default-model.js';
 import { loadModelSpec } from '../model/model-spec.js';
 import type { SourceSpec } from '../producer/source.js';
 import { CrawlJobSchema, type SourcesReply } from '../shared/distributed-messages.js';
@@ -67,7 +68,8 @@ export async function startProducerRole(options: ProducerRoleOptions): Promise<P
     const modelDir = data.modelDir ?? (await options.defaultModelDir());
     let model;
     try {
-      model = loadModelSpec(modelDir);
+      // A built-in model's name (`backfill --model use-lite-en`) is resolved to this machine's cached build.
+      model = loadModelSpec(await resolveModelDir(modelDir));
     } catch (err) {
       throw new UnrecoverableError(`model: ${(err as Error).message}`);
     }

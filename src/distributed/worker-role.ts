@@ -1,5 +1,6 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
+import { resolveModelDir } from '../model/default-model.js';
 import { loadModelSpec, type ModelSpec } from '../model/model-spec.js';
 import { EmbedJobSchema, type RunModel, type WriteBatchJob } from '../shared/distributed-messages.js';
 import { IndexerError } from '../shared/errors.js';
@@ -70,7 +71,8 @@ export async function startWorkerRole(options: WorkerRoleOptions): Promise<Worke
   };
 
   const resolveModel = async (m: RunModel): Promise<ModelSpec> => {
-    const dir = m.dir ?? (await options.defaultModelDir());
+    // A built-in model's name (`backfill --model use-lite-en`) is resolved to this machine's cached build.
+    const dir = m.dir === undefined ? await options.defaultModelDir() : await resolveModelDir(m.dir);
     let spec = specs.get(dir);
     if (!spec) {
       try {

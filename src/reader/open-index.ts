@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { z } from 'zod';
+import { ensureBuiltinModel, isBuiltinModelName } from '../model/default-model.js';
 import { ERROR_CODES, IndexerError } from '../shared/errors.js';
 import { storageError } from '../shared/storage-error.js';
 import { SCHEMA_VERSION } from '../writer/schema.js';
@@ -12,8 +13,9 @@ import type { SkillIndex } from './types.js';
 export const OpenIndexOptionsSchema = z
   .object({
     /**
-     * Model folder used to embed queries. Default: the built-in model (built on first use) when the index's
-     * vectors come from it; any other model must be given here for vector and hybrid searches.
+     * Model folder used to embed queries, or a built-in model's name (`use-lite-en-int8`, `use-lite-en`).
+     * Default: the built-in model the index's vectors come from (built on first use); any other model must be
+     * given here for vector and hybrid searches.
      */
     model: z.string().min(1).optional(),
     /** Which model's vectors to search when several coexist. Default: the one with the most vectors. */
@@ -85,14 +87,13 @@ export async function openIndex(path: string, options?: OpenIndexOptions): Promi
     }
     // Versions 1…SCHEMA_VERSION are readable: this reader reads only v1 tables and columns.
     const model = chooseModel(db, opts.modelId);
+    const modelDir =
+      opts.model !== undefined && isBuiltinModelName(opts.model)
+        ? await ensureBuiltinModel(opts.model)
+        : opts.model;
     // Cheap (reads JSON only): a wrong folder fails now rather than on the first vector search.
-    if (opts.model !== undefined && model) checkModelFolder(opts.model, model);
-    return new SkillIndexImpl({
-      db,
-      schemaVersion: version,
-      model,
-      modelDir: opts.model,
-    });
+    if (modelDir !== undefined && model) checkModelFolder(modelDir, model);
+    return new SkillIndexImpl({ db, schemaVersion: version, model, modelDir });
   } catch (err) {
     db.close();
     throw err;

@@ -1,7 +1,7 @@
-import { defaultModelId, ensureDefaultModel } from '../model/default-model.js';
+import { builtinModelNameOf, ensureBuiltinModel } from '../model/default-model.js';
 import { loadModelSpec, type ModelSpec } from '../model/model-spec.js';
 import { ERROR_CODES, IndexerError } from '../shared/errors.js';
-import { createEmbedder, type Embedder } from '../workers/embedder.js';
+import type { Embedder } from '../workers/embedder.js';
 import type { IndexModel } from './types.js';
 
 /** Query vectors remembered (hybrid + repeated queries embed once). 128 × 2 KB. */
@@ -25,7 +25,9 @@ export function checkModelFolder(dir: string, model: IndexModel): ModelSpec {
 
 /**
  * Embeds query texts in this process with the index's model, loaded on first use (a reader that only runs
- * full-text searches never loads ONNX). One ORT session, one intra-op thread: a query is one short text.
+ * full-text searches never loads ONNX, not even its module). The index's vectors decide the model: an index
+ * whose live vectors are `use-lite-en@…` (float32) is queried with that model even though the default is now
+ * the int8 variant, because a query vector from another model would rank garbage. One ORT session, one intra-op thread: a query is one short text.
  */
 export class QueryEmbedder {
   private embedder: Promise<Embedder> | undefined;
@@ -41,15 +43,17 @@ export class QueryEmbedder {
     const loading = (async () => {
       let dir = this.modelDir;
       if (dir === undefined) {
-        if (this.model.id !== defaultModelId) {
+        const builtin = builtinModelNameOf(this.model.id);
+        if (builtin === undefined) {
           throw new IndexerError(
             ERROR_CODES.MODEL,
-            `the index's vectors are from model ${this.model.id}, which is not the built-in default: ` +
+            `the index's vectors are from model ${this.model.id}, which is not a built-in model: ` +
               `pass its folder as model (--model DIR) to run vector or hybrid searches`,
           );
         }
-        dir = await ensureDefaultModel();
+        dir = await ensureBuiltinModel(builtin);
       }
+      const { createEmbedder } = await import('../workers/embedder.js');
       return createEmbedder(checkModelFolder(dir, this.model), { intraOpThreads: 1, maxBatch: 1 });
     })();
     this.embedder = loading;

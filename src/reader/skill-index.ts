@@ -52,13 +52,20 @@ function parseSearchOptions(options: SearchOptions | undefined): z.infer<typeof 
   throw new IndexerError(ERROR_CODES.BAD_OPTION, `search option ${name}: ${issue?.message ?? 'is invalid'}`);
 }
 
-/** The model with the most vectors (or the one asked for); undefined while the index has none. */
+/**
+ * The model with the most vectors (or the one asked for); undefined while the index has none. While a re-embed
+ * with another model runs, the old model has more vectors and stays live; once both are complete, the model of
+ * the latest completed run wins, so the switch happens when the re-embed ends (and switching back works too).
+ */
 export function chooseModel(db: Database.Database, modelId: string | undefined): IndexModel | undefined {
   const models = db
     .prepare(
       `SELECT m.model_id AS id, m.dim AS dim,
-              (SELECT count(*) FROM skill_embeddings e WHERE e.model_id = m.model_id) AS vectors
-         FROM embedding_models m ORDER BY vectors DESC, m.created_at DESC, m.model_id`,
+              (SELECT count(*) FROM skill_embeddings e WHERE e.model_id = m.model_id) AS vectors,
+              (SELECT max(r.id) FROM index_runs r
+                WHERE r.model_id = m.model_id AND r.status = 'completed') AS last_run
+         FROM embedding_models m
+        ORDER BY vectors DESC, last_run DESC NULLS LAST, m.created_at DESC, m.model_id`,
     )
     .all() as (IndexModel & { vectors: number })[];
   if (modelId === undefined) {
