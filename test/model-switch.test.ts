@@ -60,6 +60,9 @@ describe('switching an index between the float32 and the int8 model', () => {
     // Nothing changed on disk, yet every text is embedded again: the skills have no int8 vector yet.
     expect(run.counts.indexed).toBe(0);
     expect(run.counts.embedded).toBeGreaterThan(0);
+    // The counts add up: every skill is unchanged, and all of them were re-embedded.
+    expect(run.counts.indexed + run.counts.unchanged + run.counts.failed).toBe(run.counts.seen);
+    expect(run.counts.reembedded).toBe(run.counts.seen - run.counts.failed);
     const counts = vectorCounts();
     expect(counts[FP32]).toBeGreaterThan(0);
     expect(counts[INT8]).toBe(counts[FP32]);
@@ -71,6 +74,7 @@ describe('switching an index between the float32 and the int8 model', () => {
   it('switches back when the float32 model runs again, embedding nothing', () => {
     const run = index('--model', 'use-lite-en');
     expect(run.counts.embedded).toBe(0); // its vectors were kept
+    expect(run.counts.unchanged).toBe(run.counts.seen - run.counts.failed);
     expect(search().model.id).toBe(FP32);
   });
 });

@@ -126,7 +126,7 @@ function printHumanSummary(s: RunSummary): void {
     `  model     ${s.model.id} (dim ${s.model.dim})`,
     `  seen      ${c.seen} skills (${(c.seen / Math.max(secs, 1e-3)).toFixed(1)}/s)`,
     `  indexed   ${c.indexed} (${c.warnings} with warnings)`,
-    `  unchanged ${c.unchanged}`,
+    `  unchanged ${c.unchanged}${c.reembedded ? ` (${c.reembedded} re-embedded)` : ''}`,
     `  failed    ${c.failed} (reasons in index_errors, run ${s.runId})`,
     `  removed   ${c.removed}`,
     `  embedded  ${c.embedded} texts (${(c.embedded / Math.max(secs, 1e-3)).toFixed(1)}/s)`,

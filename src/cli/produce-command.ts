@@ -157,7 +157,7 @@ export function printCrawlSummary(r: DistributedCrawlResult): void {
       `  written   ${r.summary.status}`,
       `  seen      ${c.seen} skills`,
       `  indexed   ${c.indexed} (${c.warnings} with warnings)`,
-      `  unchanged ${c.unchanged}`,
+      `  unchanged ${c.unchanged}${c.reembedded ? ` (${c.reembedded} re-embedded)` : ''}`,
       `  failed    ${c.failed} (reasons in index_errors, run ${r.runId})`,
       `  removed   ${c.removed}`,
       `  embedded  ${c.embedded} texts`,

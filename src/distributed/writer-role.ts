@@ -242,9 +242,14 @@ export async function startWriterRole(options: WriterRoleOptions): Promise<Write
       // An abandoned run (its crawl failed for good) ends now: its sources that never closed get no tombstones.
       const outcome = e.abandon ? 'ready' : await waitFor(job, token, missing.length === 0);
       const totals = writer.runTotals(runId, e.attempt);
+      // Skills the producer sent with their content already stored (re-embedded for another model or text
+      // config) were written unchanged: count them so that seen = indexed + unchanged + failed.
+      const unchanged = Math.max(e.counts.unchanged, e.counts.seen - e.counts.failed - totals.indexed);
       const counts = {
         ...e.counts,
         indexed: totals.indexed,
+        unchanged,
+        reembedded: unchanged - e.counts.unchanged,
         embedded: totals.embedded,
         removed: totals.removed,
       };

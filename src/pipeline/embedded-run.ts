@@ -193,6 +193,10 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
           seen: batchSeen,
         });
         counts.indexed += changed;
+        // Sent for writing with their content already stored: only their vectors are new (another model, a new
+        // text config). They are unchanged skills, re-embedded, so that seen = indexed + unchanged + failed.
+        counts.unchanged += skills.length - changed;
+        counts.reembedded = (counts.reembedded ?? 0) + skills.length - changed;
         done += skills.length + batchErrors.length + batchSeen.length;
         // Written: later batches find these vectors in the database.
         for (const h of mine) embedding.delete(h);

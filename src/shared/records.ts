@@ -66,6 +66,11 @@ export interface RunCounts {
   failed: number;
   embedded: number;
   warnings: number;
+  /**
+   * Of `unchanged`, skills whose vector was made again (a new model or text config, `--reembed`) though their
+   * content was already stored. `seen = indexed + unchanged + failed` holds either way.
+   */
+  reembedded?: number;
 }
 
 /** A source as recorded on a run (credentials removed from the location). */
