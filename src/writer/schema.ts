@@ -177,10 +177,11 @@ const MIGRATIONS: readonly string[] = [
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /**
- * Brings the database up to {@link SCHEMA_VERSION}, each migration in its own transaction so a crash
- * leaves the file at a whole version. Refuses a file from a newer build rather than guess at it.
+ * Brings the database up to {@link SCHEMA_VERSION} (or `target`, for tests that need a file of an older
+ * version), each migration in its own transaction so a crash leaves the file at a whole version. Refuses a
+ * file from a newer build rather than guess at it.
  */
-export function migrate(db: Database.Database): number {
+export function migrate(db: Database.Database, target: number = SCHEMA_VERSION): number {
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > SCHEMA_VERSION) {
     throw new IndexerError(
@@ -188,14 +189,14 @@ export function migrate(db: Database.Database): number {
       `database schema version ${current} is newer than this indexer understands (${SCHEMA_VERSION}): upgrade skillsmith-index`,
     );
   }
-  for (let v = current; v < SCHEMA_VERSION; v++) {
+  for (let v = current; v < Math.min(target, SCHEMA_VERSION); v++) {
     const sql = MIGRATIONS[v] as string;
     db.transaction(() => {
       db.exec(sql);
       db.pragma(`user_version = ${v + 1}`);
     }).immediate();
   }
-  return SCHEMA_VERSION;
+  return db.pragma('user_version', { simple: true }) as number;
 }
 
 /** What an existing SQLite file holds, as far as the indexer is concerned. */
