@@ -19,30 +19,26 @@ import { parseArgs } from 'node:util';
 import { validate } from 'skills-ref';
 import { crawlDir } from '../src/producer/dir-source.js';
 import { parseSkill, type ParseResult } from '../src/producer/parse-skill.js';
-import { ERROR_CODES, WARNING_CODES } from '../src/shared/errors.js';
+import { ERROR_CODES, WARNING_CODES, type WarningCode } from '../src/shared/errors.js';
 import { table } from './markdown.js';
 
-type Rule =
-  | 'front matter present and closed'
-  | 'YAML syntax'
-  | 'no duplicate keys'
-  | 'front matter is a mapping'
-  | 'name present'
-  | 'name format and length'
-  | 'name matches folder'
-  | 'description present'
-  | 'description ≤ 1024'
-  | 'compatibility text ≤ 500';
-
-/** Rules about one field: compared only where the reference read the front matter. */
-const FIELD_RULES = new Set<Rule>([
+/** The spec's rules both validators check, in report order: the front matter's shape, then one field each. */
+const RULES = [
+  'front matter present and closed',
+  'YAML syntax',
+  'no duplicate keys',
+  'front matter is a mapping',
   'name present',
   'name format and length',
   'name matches folder',
   'description present',
   'description ≤ 1024',
   'compatibility text ≤ 500',
-]);
+] as const;
+type Rule = (typeof RULES)[number];
+
+/** Rules about one field (from 'name present' on): compared only where the reference read the front matter. */
+const FIELD_RULES = new Set<Rule>(RULES.slice(RULES.indexOf('name present')));
 
 /** The reference's messages (skills-ref 0.1.5 src/validator.ts, src/parser.ts) by rule. */
 function referenceRules(messages: readonly string[]): {
@@ -76,6 +72,20 @@ function referenceRules(messages: readonly string[]): {
   return { rules, parsed, unknownKeys };
 }
 
+/** The rule each warning is about (W_BAD_FIELD_TYPE: by the field its message names; see below). */
+const WARNING_RULE: Partial<Record<WarningCode, Rule>> = {
+  [WARNING_CODES.RECOVERED_NO_FRONT_MATTER]: 'front matter present and closed',
+  [WARNING_CODES.RECOVERED_UNCLOSED_FRONT_MATTER]: 'front matter present and closed',
+  [WARNING_CODES.RECOVERED_UNQUOTED_VALUE]: 'YAML syntax',
+  [WARNING_CODES.DUPLICATE_KEY]: 'no duplicate keys',
+  [WARNING_CODES.MISSING_NAME]: 'name present',
+  [WARNING_CODES.INVALID_NAME]: 'name format and length',
+  [WARNING_CODES.NAME_MISMATCH]: 'name matches folder',
+  [WARNING_CODES.RECOVERED_DESCRIPTION]: 'description present',
+  [WARNING_CODES.LONG_DESCRIPTION]: 'description ≤ 1024',
+  [WARNING_CODES.LONG_COMPATIBILITY]: 'compatibility text ≤ 500',
+};
+
 /** The indexer's verdict by rule (a rejection or a warning flags the rule it is about). */
 function indexerRules(r: ParseResult): Set<Rule> {
   const rules = new Set<Rule>();
@@ -87,41 +97,13 @@ function indexerRules(r: ParseResult): Set<Rule> {
     return rules;
   }
   for (const w of r.warnings) {
-    switch (w.code) {
-      case WARNING_CODES.RECOVERED_NO_FRONT_MATTER:
-      case WARNING_CODES.RECOVERED_UNCLOSED_FRONT_MATTER:
-        rules.add('front matter present and closed');
-        break;
-      case WARNING_CODES.RECOVERED_UNQUOTED_VALUE:
-        rules.add('YAML syntax');
-        break;
-      case WARNING_CODES.DUPLICATE_KEY:
-        rules.add('no duplicate keys');
-        break;
-      case WARNING_CODES.MISSING_NAME:
-        rules.add('name present');
-        break;
-      case WARNING_CODES.INVALID_NAME:
-        rules.add('name format and length');
-        break;
-      case WARNING_CODES.NAME_MISMATCH:
-        rules.add('name matches folder');
-        break;
-      case WARNING_CODES.RECOVERED_DESCRIPTION:
-        rules.add('description present');
-        break;
-      case WARNING_CODES.LONG_DESCRIPTION:
-        rules.add('description ≤ 1024');
-        break;
-      case WARNING_CODES.LONG_COMPATIBILITY:
-        rules.add('compatibility text ≤ 500');
-        break;
-      case WARNING_CODES.BAD_FIELD_TYPE:
-        if (w.message.includes("'compatibility'")) rules.add('compatibility text ≤ 500');
-        break;
-      default:
-        break;
-    }
+    const rule =
+      w.code === WARNING_CODES.BAD_FIELD_TYPE
+        ? w.message.includes("'compatibility'")
+          ? 'compatibility text ≤ 500'
+          : undefined
+        : WARNING_RULE[w.code];
+    if (rule) rules.add(rule);
   }
   return rules;
 }
@@ -138,18 +120,6 @@ async function main(): Promise<void> {
   const root = resolve(values.corpus ?? join(shared, 'corpus', 'skills'));
   if (!existsSync(root)) throw new Error(`corpus ${root} does not exist: pass --corpus DIR`);
 
-  const allRules = [
-    'front matter present and closed',
-    'YAML syntax',
-    'no duplicate keys',
-    'front matter is a mapping',
-    'name present',
-    'name format and length',
-    'name matches folder',
-    'description present',
-    'description ≤ 1024',
-    'compatibility text ≤ 500',
-  ] as const satisfies readonly Rule[];
   type Counts = {
     compared: number;
     ref: number;
@@ -159,7 +129,7 @@ async function main(): Promise<void> {
     agreeNoBom: number;
   };
   const stats = new Map<Rule, Counts & { comparedNoBom: number }>(
-    allRules.map((r) => [
+    RULES.map((r) => [
       r,
       { compared: 0, ref: 0, ours: 0, both: 0, agree: 0, comparedNoBom: 0, agreeNoBom: 0 },
     ]),
@@ -188,7 +158,7 @@ async function main(): Promise<void> {
     if (result.ok && result.warnings.some((w) => w.code === WARNING_CODES.METADATA_NOT_STRING))
       metadataOnlyOurs++;
 
-    for (const rule of allRules) {
+    for (const rule of RULES) {
       if (FIELD_RULES.has(rule) && !ref.parsed) continue;
       const s = stats.get(rule)!;
       const a = ref.rules.has(rule);
@@ -228,7 +198,7 @@ async function main(): Promise<void> {
         'agreement',
         'agreement, BOM files aside',
       ],
-      allRules.map((rule) => {
+      RULES.map((rule) => {
         const s = stats.get(rule)!;
         return [
           rule,
