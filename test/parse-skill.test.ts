@@ -418,6 +418,17 @@ describe('parseSkill: recovered, always with a W_RECOVERED_* warning', () => {
     expect(warnings[0]?.message).toMatch(/'description' \(line 3\), 'hint' \(line 5\) quoted/);
   });
 
+  it('(a) never quotes lines inside a block scalar, so its text stays as written', async () => {
+    const { result } = await parseFixture(
+      '---\nname: block\ndescription: |\n  Use it: for notes\n  key: a: b\nlicense: Apache: 2\n---\nb\n',
+      { folder: 'block' },
+    );
+    const { skill, warnings } = accepted(result);
+    expect(skill.description).toBe('Use it: for notes\nkey: a: b');
+    expect(skill.license).toBe('Apache: 2');
+    expect(warnings[0]?.message).toMatch(/'license' \(line 6\) quoted/);
+  });
+
   it('(b) names a file without front matter after its folder and describes it by the first paragraph after its H1', async () => {
     const { result } = await parseFixture(
       '# Vault Daydream\n\n## Usage\n\n```\n/daydream\n```\n\n| a | b |\n\nMines the vault for\nnon-obvious connections.\n\nSecond paragraph.\n',

@@ -27,11 +27,19 @@ export interface QuotedLine {
 export function quoteUnquotedValues(yamlText: string): { text: string; quoted: QuotedLine[] } | undefined {
   const lines = yamlText.split('\n');
   const quoted: QuotedLine[] = [];
+  // Indent of the key whose value is a block scalar (`|`, `>`): its more-indented lines are text, never touched.
+  let blockIndent: number | undefined;
   for (let i = 0; i < lines.length; i++) {
-    const m = KEY_VALUE_RE.exec(lines[i] ?? '');
+    const line = lines[i] ?? '';
+    if (blockIndent !== undefined) {
+      if (line.trim() === '' || indentOf(line) > blockIndent) continue;
+      blockIndent = undefined;
+    }
+    const m = KEY_VALUE_RE.exec(line);
     if (!m) continue;
     const [, indent = '', key = '', rawValue = ''] = m;
     const value = rawValue.trimEnd();
+    if (/^[|>]/.test(value)) blockIndent = indent.length;
     if (NOT_PLAIN_RE.test(value) || !INNER_COLON_RE.test(value)) continue;
     const next = lines.slice(i + 1).find((l) => l.trim() !== '');
     if (next !== undefined && indentOf(next) > indent.length && !KEY_VALUE_RE.test(next)) continue;

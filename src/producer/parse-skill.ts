@@ -108,6 +108,12 @@ export function parseSkill(doc: SkillDoc): ParseResult {
       WARNING_CODES.RECOVERED_NO_FRONT_MATTER,
       `${label} has no YAML front matter: indexed under the folder name "${name}", described by the first paragraph after the title on line ${md.titleLine} (add '---', 'name: ${name}', 'description: …', '---' at the top)`,
     );
+    if (charLength(md.paragraph) > MAX_DESCRIPTION_LENGTH) {
+      warn(
+        WARNING_CODES.LONG_DESCRIPTION,
+        `${label}: the paragraph used as description is ${charLength(md.paragraph)} characters, over the ${MAX_DESCRIPTION_LENGTH} the spec allows`,
+      );
+    }
     return accept(doc, { name, description: md.paragraph, frontMatter: {}, body: text, warnings });
   }
 
