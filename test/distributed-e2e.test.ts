@@ -103,7 +103,8 @@ describe('distributed mode, end to end', () => {
       failed: counts.failed,
       warnings: counts.warnings,
     });
-    expect(counts.failed).toBeGreaterThan(10); // the slice has its malformed skills
+    // The slice's malformed skills are recovered, each indexed with a warning.
+    expect(counts.warnings).toBeGreaterThan(10);
 
     expect(skillsOf(db)).toEqual(skillsOf(embeddedDb));
     expect(errorsOf(db)).toEqual(errorsOf(embeddedDb));

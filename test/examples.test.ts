@@ -43,7 +43,7 @@ describe('examples/skills', () => {
     );
     expect(
       warned.map((w) => [w.id, (JSON.parse(w.warnings) as { code: string }[]).map((x) => x.code)]),
-    ).toEqual([['skills/meeting-notes-summarizer', ['W_INVALID_NAME']]]);
+    ).toEqual([['skills/meeting-notes-summarizer', ['W_INVALID_NAME', 'W_NAME_MISMATCH']]]);
     const [pdf] = query<{ body: string }>(
       db,
       `SELECT body FROM skills WHERE id = 'skills/pdf-text-extraction'`,

@@ -139,7 +139,7 @@ describe('skillsmith-index mcp (stdio, SDK client)', () => {
     const warned = await call(client, 'get_skill', { id: 'skills/meeting-notes-summarizer' });
     expect(
       (warned.structuredContent as { warnings: { code: string }[] }).warnings.map((w) => w.code),
-    ).toEqual(['W_INVALID_NAME']);
+    ).toEqual(['W_INVALID_NAME', 'W_NAME_MISMATCH']);
   });
 
   it('list_sources lists the examples source', async () => {

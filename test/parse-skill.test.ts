@@ -68,13 +68,14 @@ describe('parseSkill: well-formed skills', () => {
         'Body text.',
         '',
       ].join('\n'),
+      { folder: 'pdf-tools' },
     );
     const { skill, warnings } = accepted(result);
     expect(warnings).toEqual([]);
     expect(skill).toEqual({
-      id: 'src/my-skill',
+      id: 'src/pdf-tools',
       sourceId: 'src',
-      path: 'my-skill',
+      path: 'pdf-tools',
       name: 'pdf-tools',
       description: 'Extract text and tables from PDF files. Use when the user mentions PDFs.',
       license: 'Apache-2.0',
@@ -120,7 +121,7 @@ describe('parseSkill: well-formed skills', () => {
       Buffer.from([0xef, 0xbb, 0xbf]),
       Buffer.from('---\nname: bom\ndescription: d\n---\nb\n'),
     ]);
-    const { skill, warnings } = accepted((await parseFixture(bytes)).result);
+    const { skill, warnings } = accepted((await parseFixture(bytes, { folder: 'bom' })).result);
     expect(warnings).toEqual([]);
     expect(skill.name).toBe('bom');
   });
@@ -163,11 +164,19 @@ describe('parseSkill: well-formed skills', () => {
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
   });
 
-  it('allows duplicate keys, the last one winning', async () => {
+  it('allows duplicate keys, the last one winning, warning DUPLICATE_KEY at the repeat', async () => {
     const { result } = await parseFixture(
       '---\nname: dup\ndescription: first\ndescription: second\n---\nb\n',
+      { folder: 'dup' },
     );
-    expect(accepted(result).skill.description).toBe('second');
+    const { skill, warnings } = accepted(result);
+    expect(skill.description).toBe('second');
+    expect(warnings).toEqual([
+      {
+        code: WARNING_CODES.DUPLICATE_KEY,
+        message: "line 4: key 'description' appears more than once in the same mapping; the last one is used",
+      },
+    ]);
   });
 
   it('labels a skill at the source root as <sourceId>/SKILL.md and names it after the source', () => {
@@ -186,8 +195,8 @@ describe('parseSkill: well-formed skills', () => {
 });
 
 describe('parseSkill: rejected skills', () => {
-  it('rejects a file without front matter as NO_FRONT_MATTER with the fix in the message', async () => {
-    const { result } = await parseFixture('# Just a title\n\nSome text.\n');
+  it('rejects a file without front matter nor H1 title as NO_FRONT_MATTER with the fix in the message', async () => {
+    const { result } = await parseFixture('Just some text.\n\nMore text.\n');
     expect(rejected(result)).toEqual({
       ok: false,
       code: ERROR_CODES.NO_FRONT_MATTER,
@@ -196,8 +205,8 @@ describe('parseSkill: rejected skills', () => {
     });
   });
 
-  it("rejects an opening '---' that is never closed, pointing at line 1", async () => {
-    const { result } = await parseFixture('---\nname: open\ndescription: never closed\n\n# Body\n\ntext\n');
+  it("rejects an opening '---' that is never closed and has no key line after it, pointing at line 1", async () => {
+    const { result } = await parseFixture('---\n# Body\nname: open\n\ntext\n');
     const r = rejected(result);
     expect(r.code).toBe(ERROR_CODES.NO_FRONT_MATTER);
     expect(r.line).toBe(1);
@@ -206,7 +215,7 @@ describe('parseSkill: rejected skills', () => {
 
   it('rejects pseudo front matter written as Markdown, saying which line looks like a field', async () => {
     const { result } = await parseFixture(
-      '# Sample\n\n---\n\n**Name**: sample-skill\n**Tier**: BASIC\n\n---\n\nBody\n',
+      'Sample\n\n---\n\n**Name**: sample-skill\n**Tier**: BASIC\n\n---\n\nBody\n',
     );
     const r = rejected(result);
     expect(r.code).toBe(ERROR_CODES.NO_FRONT_MATTER);
@@ -227,14 +236,14 @@ describe('parseSkill: rejected skills', () => {
     expect(r.message).toMatch(/the '---' on line 3 must be the very first line/);
   });
 
-  it('rejects a BOM + CRLF file without front matter as NO_FRONT_MATTER', async () => {
-    const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('# Title\r\n\r\ntext\r\n')]);
+  it('rejects a BOM + CRLF file without front matter nor title as NO_FRONT_MATTER', async () => {
+    const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('Title\r\n\r\ntext\r\n')]);
     expect(rejected((await parseFixture(bytes)).result).code).toBe(ERROR_CODES.NO_FRONT_MATTER);
   });
 
-  it("rejects an unquoted ': ' in a value as INVALID_YAML with the SKILL.md line and a quoting hint", async () => {
+  it("rejects an unquoted ': ' in a multi-line value as INVALID_YAML with the SKILL.md line and a quoting hint", async () => {
     const { result } = await parseFixture(
-      '---\nname: host-ping\ndescription: Detect if a host (IP: 39.106.7.8) is up\n---\nbody\n',
+      '---\nname: host-ping\ndescription: Detect if a host (IP: 39.106.7.8) is up\n  and more\n---\nbody\n',
     );
     const r = rejected(result);
     expect(r.code).toBe(ERROR_CODES.INVALID_YAML);
@@ -280,19 +289,27 @@ describe('parseSkill: rejected skills', () => {
   });
 
   it.each([
-    ['missing', '---\nname: x\n---\nb\n', /has no 'description'/, undefined],
-    ['empty', '---\nname: x\ndescription: "  "\n---\nb\n', /has an empty 'description'/, 3],
-    ['null', '---\nname: x\ndescription:\n---\nb\n', /has an empty 'description'/, 3],
+    [
+      'missing',
+      '---\nname: x\n---\n# Only a title\n',
+      /has no 'description' and the body has no paragraph/,
+      undefined,
+    ],
+    ['empty', '---\nname: x\ndescription: "  "\n---\n', /has an empty 'description' and the body has no/, 3],
+    ['null', '---\nname: x\ndescription:\n---\n```\ncode\n```\n', /has an empty 'description'/, 3],
     ['a number', '---\nname: x\ndescription: 42\n---\nb\n', /is a number \(42\), not text \(quote it\)/, 3],
     ['a list', '---\nname: x\ndescription: [a, b]\n---\nb\n', /is a list, not text/, 3],
-    ['in an empty block', '---\n---\nb\n', /has no 'description'/, undefined],
-  ])('rejects a description that is %s as MISSING_DESCRIPTION', async (_kind, text, message, line) => {
-    const r = rejected((await parseFixture(text)).result);
-    expect(r.code).toBe(ERROR_CODES.MISSING_DESCRIPTION);
-    expect(r.message).toMatch(message);
-    expect(r.message).toMatch(/add 'description: /);
-    expect(r.line).toBe(line);
-  });
+    ['in an empty block', '---\n---\n- just a list\n', /has no 'description'/, undefined],
+  ])(
+    'rejects a description that is %s (and no paragraph to use) as MISSING_DESCRIPTION',
+    async (_kind, text, message, line) => {
+      const r = rejected((await parseFixture(text)).result);
+      expect(r.code).toBe(ERROR_CODES.MISSING_DESCRIPTION);
+      expect(r.message).toMatch(message);
+      expect(r.message).toMatch(/add 'description: /);
+      expect(r.line).toBe(line);
+    },
+  );
 
   it('rejects a SkillDoc without a SKILL.md file as READ_FAILED', () => {
     const files = [{ path: 'other.md', text: 'x' }];
@@ -324,16 +341,16 @@ describe('parseSkill: indexed with warnings', () => {
     ['a double hyphen', 'pdf--tools'],
     ['65 characters', 'a'.repeat(65)],
   ])('keeps a name with %s as written, warning INVALID_NAME with its line', async (_kind, name) => {
-    const { result } = await parseFixture(`---\ndescription: d\nname: "${name}"\n---\nb\n`);
+    const { result } = await parseFixture(`---\ndescription: d\nname: "${name}"\n---\nb\n`, { folder: name });
     const { skill, warnings } = accepted(result);
     expect(skill.name).toBe(name);
     expect(warnings.map((w) => w.code)).toEqual([WARNING_CODES.INVALID_NAME]);
-    expect(warnings[0]?.message).toMatch(/^src\/my-skill\/SKILL\.md line 3: 'name' /);
+    expect(warnings[0]?.message).toMatch(/^src\/.+\/SKILL\.md line 3: 'name' /);
   });
 
   it('indexes a numeric name as text, warning BAD_FIELD_TYPE', async () => {
     const { skill, warnings } = accepted(
-      (await parseFixture('---\nname: 2048\ndescription: d\n---\nb\n')).result,
+      (await parseFixture('---\nname: 2048\ndescription: d\n---\nb\n', { folder: '2048' })).result,
     );
     expect(skill.name).toBe('2048');
     expect(warnings.map((w) => w.code)).toEqual([WARNING_CODES.BAD_FIELD_TYPE]);
@@ -342,7 +359,7 @@ describe('parseSkill: indexed with warnings', () => {
   it('warns LONG_DESCRIPTION over 1024 characters and keeps the description in full', async () => {
     const long = 'word '.repeat(300).trim();
     const { skill, warnings } = accepted(
-      (await parseFixture(`---\nname: long\ndescription: ${long}\n---\nb\n`)).result,
+      (await parseFixture(`---\nname: long\ndescription: ${long}\n---\nb\n`, { folder: 'long' })).result,
     );
     expect(skill.description).toBe(long);
     expect(warnings).toEqual([
@@ -356,6 +373,7 @@ describe('parseSkill: indexed with warnings', () => {
   it('warns BAD_FIELD_TYPE for license, allowed-tools and metadata of the wrong type, keeping them in frontMatter', async () => {
     const { result } = await parseFixture(
       '---\nname: typed\ndescription: d\nlicense: 3\nallowed-tools: { Read: true }\nmetadata: just text\n---\nb\n',
+      { folder: 'typed' },
     );
     const { skill, warnings } = accepted(result);
     expect([skill.license, skill.allowedTools, skill.metadata]).toEqual([null, null, null]);
@@ -368,6 +386,192 @@ describe('parseSkill: indexed with warnings', () => {
       [WARNING_CODES.BAD_FIELD_TYPE, "line 4: 'license'"],
       [WARNING_CODES.BAD_FIELD_TYPE, "line 5: 'allowed-tools'"],
       [WARNING_CODES.BAD_FIELD_TYPE, "line 6: 'metadata'"],
+    ]);
+  });
+});
+
+describe('parseSkill: recovered, always with a W_RECOVERED_* warning', () => {
+  it("(a) re-parses one-line values with an unquoted ': ' quoted, keeping ' #' as text", async () => {
+    const { result } = await parseFixture(
+      '---\nname: host-ping\ndescription: Detect if a host (IP: 39.106.7.8) is up #ops\nlicense: MIT\n---\nbody\n',
+      { folder: 'host-ping' },
+    );
+    const { skill, warnings } = accepted(result);
+    expect(skill.description).toBe('Detect if a host (IP: 39.106.7.8) is up #ops');
+    expect(skill.license).toBe('MIT');
+    expect(warnings).toEqual([
+      {
+        code: WARNING_CODES.RECOVERED_UNQUOTED_VALUE,
+        message: expect.stringMatching(/^src\/host-ping\/SKILL\.md: .*'description' \(line 3\) quoted/),
+      },
+    ]);
+  });
+
+  it('(a) quotes every faulty line, including nested ones, and keeps their other keys', async () => {
+    const { result } = await parseFixture(
+      '---\nname: multi\ndescription: Use it: now\nmetadata:\n  hint: a: b\n  author: me\n---\nb\n',
+      { folder: 'multi' },
+    );
+    const { skill, warnings } = accepted(result);
+    expect(skill.metadata).toEqual({ hint: 'a: b', author: 'me' });
+    expect(warnings.map((w) => w.code)).toEqual([WARNING_CODES.RECOVERED_UNQUOTED_VALUE]);
+    expect(warnings[0]?.message).toMatch(/'description' \(line 3\), 'hint' \(line 5\) quoted/);
+  });
+
+  it('(a) never quotes lines inside a block scalar, so its text stays as written', async () => {
+    const { result } = await parseFixture(
+      '---\nname: block\ndescription: |\n  Use it: for notes\n  key: a: b\nlicense: Apache: 2\n---\nb\n',
+      { folder: 'block' },
+    );
+    const { skill, warnings } = accepted(result);
+    expect(skill.description).toBe('Use it: for notes\nkey: a: b');
+    expect(skill.license).toBe('Apache: 2');
+    expect(warnings[0]?.message).toMatch(/'license' \(line 6\) quoted/);
+  });
+
+  it('(b) names a file without front matter after its folder and describes it by the first paragraph after its H1', async () => {
+    const { result } = await parseFixture(
+      '# Vault Daydream\n\n## Usage\n\n```\n/daydream\n```\n\n| a | b |\n\nMines the vault for\nnon-obvious connections.\n\nSecond paragraph.\n',
+      { folder: 'daydream' },
+    );
+    const { skill, warnings } = accepted(result);
+    expect(skill.name).toBe('daydream');
+    expect(skill.description).toBe('Mines the vault for non-obvious connections.');
+    expect(skill.frontMatter).toEqual({});
+    expect(skill.body).toMatch(/^# Vault Daydream\n/);
+    expect(warnings).toEqual([
+      {
+        code: WARNING_CODES.RECOVERED_NO_FRONT_MATTER,
+        message: expect.stringMatching(
+          /no YAML front matter: indexed under the folder name "daydream".*line 1/,
+        ),
+      },
+    ]);
+  });
+
+  it('(b) skips a block of **Key**: value pseudo-fields and reads a BOM + CRLF file', async () => {
+    const bytes = Buffer.concat([
+      Buffer.from([0xef, 0xbb, 0xbf]),
+      Buffer.from(
+        '# Sample\r\n\r\n---\r\n\r\n**Name**: sample\r\n**Tier**: BASIC\r\n\r\n> Processes text.\r\n',
+      ),
+    ]);
+    const { skill, warnings } = accepted((await parseFixture(bytes)).result);
+    expect(skill.description).toBe('Processes text.');
+    expect(warnings.map((w) => w.code)).toEqual([WARNING_CODES.RECOVERED_NO_FRONT_MATTER]);
+  });
+
+  it('(b) keeps rejecting a titled file with no paragraph, with its reason', async () => {
+    const r = rejected((await parseFixture('# Title\n\n- only\n- a list\n')).result);
+    expect(r.code).toBe(ERROR_CODES.NO_FRONT_MATTER);
+  });
+
+  it('(c) reads the key lines of a front matter that is never closed and keeps the rest as the body', async () => {
+    const { result } = await parseFixture(
+      '---\nname: gogcli\ndescription: Google Workspace CLI: Gmail, Drive.\n\n# gogcli\n\ntext\n',
+      { folder: 'gogcli' },
+    );
+    const { skill, warnings } = accepted(result);
+    expect(skill.name).toBe('gogcli');
+    expect(skill.description).toBe('Google Workspace CLI: Gmail, Drive.');
+    expect(skill.body).toBe('# gogcli\n\ntext\n');
+    expect(warnings.map((w) => w.code)).toEqual([
+      WARNING_CODES.RECOVERED_UNCLOSED_FRONT_MATTER,
+      WARNING_CODES.RECOVERED_UNQUOTED_VALUE,
+    ]);
+    expect(warnings[0]?.message).toMatch(/line 1: .*never closed; read lines 2–3 as front matter/);
+  });
+
+  it('(d) uses the first paragraph of the body for a missing or empty description', async () => {
+    for (const fm of ['name: x', 'name: x\ndescription: ""']) {
+      const { result } = await parseFixture(`---\n${fm}\n---\n\n# X\n\nDefault skill\n`, { folder: 'x' });
+      const { skill, warnings } = accepted(result);
+      expect(skill.description).toBe('Default skill');
+      expect(warnings.map((w) => w.code)).toEqual([WARNING_CODES.RECOVERED_DESCRIPTION]);
+      expect(warnings[0]?.message).toMatch(/the body's first paragraph is used instead/);
+    }
+  });
+});
+
+describe('parseSkill: spec warnings', () => {
+  it('warns NAME_MISMATCH when the name differs from the folder (compared NFKC-normalised)', async () => {
+    const mismatch = accepted(
+      (await parseFixture('---\nname: apple-mail\ndescription: d\n---\nb\n', { folder: 'mail' })).result,
+    );
+    expect(mismatch.warnings).toEqual([
+      {
+        code: WARNING_CODES.NAME_MISMATCH,
+        message: expect.stringMatching(/line 2: 'name' "apple-mail" differs from its folder name "mail"/),
+      },
+    ]);
+    const nfkc = accepted(
+      (await parseFixture('---\nname: ｐｄｆ\ndescription: d\n---\nb\n', { folder: 'pdf' })).result,
+    );
+    expect(nfkc.warnings.map((w) => w.code)).toEqual([]);
+  });
+
+  it('accepts a lowercase CJK or Cyrillic name, as the reference validator does', async () => {
+    for (const name of ['数据分析', 'данные-2']) {
+      const { warnings } = accepted(
+        (await parseFixture(`---\nname: ${name}\ndescription: d\n---\nb\n`, { folder: name })).result,
+      );
+      expect(warnings, name).toEqual([]);
+    }
+  });
+
+  it('warns BAD_FIELD_TYPE for a compatibility that is not text and LONG_COMPATIBILITY over 500 characters', async () => {
+    const list = accepted(
+      (await parseFixture('---\nname: c\ndescription: d\ncompatibility: [a, b]\n---\nb\n', { folder: 'c' }))
+        .result,
+    );
+    expect(list.warnings.map((w) => [w.code, w.message.match(/line \d+: '\w+'/)?.[0]])).toEqual([
+      [WARNING_CODES.BAD_FIELD_TYPE, "line 4: 'compatibility'"],
+    ]);
+    const long = accepted(
+      (
+        await parseFixture(`---\nname: c\ndescription: d\ncompatibility: ${'x'.repeat(501)}\n---\nb\n`, {
+          folder: 'c',
+        })
+      ).result,
+    );
+    expect(long.warnings).toEqual([
+      {
+        code: WARNING_CODES.LONG_COMPATIBILITY,
+        message: expect.stringMatching(/line 4: 'compatibility' is 501 characters, over the 500/),
+      },
+    ]);
+  });
+
+  it('warns METADATA_NOT_STRING for metadata values that are not strings, keeping them', async () => {
+    const { skill, warnings } = accepted(
+      (
+        await parseFixture(
+          '---\nname: m\ndescription: d\nmetadata:\n  author: me\n  version: 1.0\n  tags: [a]\n---\nb\n',
+          { folder: 'm' },
+        )
+      ).result,
+    );
+    expect(skill.metadata).toEqual({ author: 'me', version: 1, tags: ['a'] });
+    expect(warnings).toEqual([
+      {
+        code: WARNING_CODES.METADATA_NOT_STRING,
+        message: expect.stringMatching(
+          /line 4: 'metadata' should map keys to strings, but 'version' \(a number \(1\)\), 'tags' \(a list\) are not/,
+        ),
+      },
+    ]);
+  });
+
+  it('warns DUPLICATE_KEY inside nested mappings too', async () => {
+    const { warnings } = accepted(
+      (
+        await parseFixture('---\nname: d\ndescription: d\nmetadata:\n  a: "1"\n  a: "2"\n---\nb\n', {
+          folder: 'd',
+        })
+      ).result,
+    );
+    expect(warnings.map((w) => w.message)).toEqual([
+      "line 6: key 'a' appears more than once in the same mapping; the last one is used",
     ]);
   });
 });
@@ -415,35 +619,44 @@ describe.skipIf(!existsSync(corpusDir))('crawling and parsing the real corpus', 
     expect(buckets.indexed + buckets.warned + buckets.rejected).toBe(1467);
   });
 
-  it.each([
-    ['No front matter', ERROR_CODES.NO_FRONT_MATTER, 30],
-    ['Invalid YAML front matter', ERROR_CODES.INVALID_YAML, 24],
-    ['Valid front matter, missing description', ERROR_CODES.MISSING_DESCRIPTION, 2],
-  ])('rejects every skill listed under "%s" with %s', (heading, code, count) => {
-    const paths = statsList(stats, heading);
-    expect(paths).toHaveLength(count);
-    for (const p of paths) {
-      const r = outcome.get(p);
-      expect(r, p).toBeDefined();
-      expect(r?.ok ? 'indexed' : r?.code, p).toBe(code);
+  it('recovers 55 of the 56 skills STATS.md lists as bad, each with the warning of its case', () => {
+    const cases: [string, number, string][] = [
+      ['No front matter', 30, WARNING_CODES.RECOVERED_NO_FRONT_MATTER],
+      ['Invalid YAML front matter', 24, WARNING_CODES.RECOVERED_UNQUOTED_VALUE],
+      ['Valid front matter, missing description', 2, WARNING_CODES.RECOVERED_DESCRIPTION],
+    ];
+    const unclosed = 'openclaw__skills/skills/luccast/gogcli';
+    let recovered = 0;
+    for (const [heading, count, code] of cases) {
+      const paths = statsList(stats, heading);
+      expect(paths).toHaveLength(count);
+      for (const p of paths) {
+        const r = outcome.get(p);
+        if (!r?.ok) continue;
+        recovered++;
+        const expected = p === unclosed ? WARNING_CODES.RECOVERED_UNCLOSED_FRONT_MATTER : code;
+        expect(
+          r.warnings.map((w) => w.code),
+          p,
+        ).toContain(expected);
+      }
     }
+    expect(recovered).toBe(55);
   });
 
-  it('gives the quoting hint for every invalid-YAML skill (all are the unquoted ": " case)', () => {
-    for (const p of statsList(stats, 'Invalid YAML front matter')) {
-      const r = outcome.get(p);
-      expect(r?.ok === false ? r.message : '', p).toMatch(/quote the value/);
-    }
-  });
-
-  it('rejects nothing beyond the skills STATS.md lists as bad', () => {
-    const expected = new Set([
-      ...statsList(stats, 'No front matter'),
-      ...statsList(stats, 'Invalid YAML front matter'),
-      ...statsList(stats, 'Valid front matter, missing description'),
+  it('keeps rejecting the one bad skill with no H1 title, with its reason', () => {
+    const rejectedPaths = [...outcome].filter(([, r]) => !r.ok);
+    expect(rejectedPaths.map(([p, r]) => [p, r.ok ? '' : r.code])).toEqual([
+      ['openclaw__skills/skills/fobonacci404/gaokao-history-tutor', ERROR_CODES.NO_FRONT_MATTER],
     ]);
-    const rejectedPaths = [...outcome].filter(([, r]) => !r.ok).map(([p]) => p);
-    expect(new Set(rejectedPaths)).toEqual(expected);
+    const [, r] = rejectedPaths[0] as [string, ParseResult];
+    expect(r.ok ? '' : r.message).toMatch(/line 1 looks like a 'name:' field/);
+  });
+
+  it('indexes 1,209 skills clean and 257 with warnings', () => {
+    const ok = [...outcome.values()].filter((r) => r.ok);
+    expect(ok.filter((r) => r.warnings.length === 0)).toHaveLength(1209);
+    expect(ok.filter((r) => r.warnings.length > 0)).toHaveLength(257);
   });
 
   it('indexes the 7 skills without name under their folder name, with a MISSING_NAME warning', () => {

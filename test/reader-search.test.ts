@@ -329,7 +329,7 @@ describe('skillsmith-index search', () => {
     expect(out.model).toEqual({ id: 'use-lite-en-int8@0.2.0', dim: 512 });
     expect(out.results).toHaveLength(3);
     expect(Object.keys(out.results[0] ?? {}).sort()).toEqual(
-      ['description', 'id', 'name', 'path', 'score', 'source'].sort(),
+      ['description', 'id', 'name', 'path', 'score', 'source', 'warnings'].sort(),
     );
     expect(out.results.map((r) => r.name)).toContain('test-driven-development');
   });
@@ -348,6 +348,34 @@ describe('skillsmith-index search', () => {
     ]);
     expect(stdout).toMatch(/^ 1\. \S+ {2}\d+\.\d{3} {2}trailofbits__skills {2}plugins\//m);
     expect(stdout).not.toMatch(/obra__superpowers|anthropics__skills/);
+  });
+
+  it('leaves out warned skills with --strict or --exclude-warning, and prints their warning codes', async () => {
+    const search = async (...flags: string[]): Promise<{ name: string; warnings: string[] }[]> => {
+      const { stdout } = await run(process.execPath, [
+        cliPath,
+        'search',
+        'claude api template skill',
+        '--db',
+        db,
+        '--mode',
+        'fts',
+        '--k',
+        '100',
+        '--json',
+        ...flags,
+      ]);
+      return (JSON.parse(stdout) as { results: { name: string; warnings: string[] }[] }).results;
+    };
+    const all = await search();
+    expect(all.find((r) => r.name === 'claude-api')?.warnings).toEqual(['W_LONG_DESCRIPTION']);
+    expect(all.find((r) => r.name === 'template-skill')?.warnings).toEqual(['W_NAME_MISMATCH']);
+    const strict = await search('--strict', '--fold');
+    expect(strict.length).toBeGreaterThan(0);
+    expect(strict.every((r) => r.warnings.length === 0)).toBe(true);
+    const noMismatch = await search('--exclude-warning', 'W_NAME_MISMATCH');
+    expect(noMismatch.map((r) => r.name)).toContain('claude-api');
+    expect(noMismatch.map((r) => r.name)).not.toContain('template-skill');
   });
 
   it('refuses a bad --mode with one line naming the flag', async () => {

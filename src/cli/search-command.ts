@@ -14,6 +14,9 @@ interface SearchFlags {
   source?: string[];
   pathPrefix?: string;
   license?: string;
+  strict?: boolean;
+  fold?: boolean;
+  excludeWarning?: string[];
   json?: boolean;
 }
 
@@ -44,6 +47,9 @@ export function registerSearchCommand(program: Command): void {
     .option('--source <id>', 'only skills of this source (repeatable)', collect)
     .option('--path-prefix <prefix>', 'only skills whose path starts with this')
     .option('--license <license>', 'only skills with this license')
+    .option('--strict', 'only spec-valid skills (no warning, nothing recovered)')
+    .option('--fold', 'one result per group of near-identical copies (translations, forks)')
+    .option('--exclude-warning <code>', 'leave out skills with this warning code (repeatable)', collect)
     .option('--json', 'print the results as one JSON object on stdout')
     .action(async (query: string, flags: SearchFlags) => {
       if (flags.k > 1000)
@@ -54,8 +60,15 @@ export function registerSearchCommand(program: Command): void {
           ...(flags.source && { sourceId: flags.source }),
           ...(flags.pathPrefix !== undefined && { pathPrefix: flags.pathPrefix }),
           ...(flags.license !== undefined && { license: flags.license }),
+          ...(flags.strict && { strict: true }),
+          ...(flags.excludeWarning && { excludeWarnings: flags.excludeWarning }),
         };
-        const results = await index.search(query, { k: flags.k, mode: flags.mode, filters });
+        const results = await index.search(query, {
+          k: flags.k,
+          mode: flags.mode,
+          filters,
+          fold: flags.fold ?? false,
+        });
         if (flags.json) {
           printJson({
             results: results.map((r) => ({
@@ -65,6 +78,7 @@ export function registerSearchCommand(program: Command): void {
               source: r.source,
               score: r.score,
               description: r.description,
+              warnings: r.warnings,
             })),
             mode: flags.mode,
             k: flags.k,

@@ -79,12 +79,15 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 function knownFrom(reply: KnownReply): KnownSource {
   return {
     skills: new Map(
-      reply.skills.map(([id, contentHash, statKey, removed, textHash]) => [
+      // A writer from before versioned parse rules sends no parseVersion: 1, the rules of its time.
+      reply.skills.map(([id, contentHash, statKey, removed, textHash, parseVersion]) => [
         id,
-        { contentHash, statKey, removed: removed === 1, textHash },
+        { contentHash, statKey, removed: removed === 1, textHash, parseVersion: parseVersion ?? 1 },
       ]),
     ),
-    rejections: new Map(reply.rejections.map((r) => [`${r.sourceId}/${r.path}`, r])),
+    rejections: new Map(
+      reply.rejections.map((r) => [`${r.sourceId}/${r.path}`, { ...r, parseVersion: r.parseVersion ?? 1 }]),
+    ),
   };
 }
 

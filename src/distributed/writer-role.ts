@@ -334,6 +334,7 @@ export async function startWriterRole(options: WriterRoleOptions): Promise<Write
           k.statKey,
           k.removed ? 1 : 0,
           k.textHash,
+          k.parseVersion,
         ]),
         rejections: [...known.rejections.values()],
         state: writer.sourceState(parsed.data.sourceId) ?? null,

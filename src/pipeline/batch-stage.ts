@@ -1,6 +1,7 @@
 import { skillText, textHash } from '../model/text-config.js';
 import { parseSkill } from '../producer/parse-skill.js';
 import { ERROR_CODES } from '../shared/errors.js';
+import { PARSE_RULES_VERSION } from '../shared/parse-rules.js';
 import type { ErrorRecord, RunCounts, RunSource, SkillRecord } from '../shared/records.js';
 import { redactUrl } from '../shared/redact.js';
 import type { CrawlProblem, SkillDoc, SkillUnchanged } from '../shared/skill-doc.js';
@@ -9,13 +10,29 @@ import type { CrawlItem, SourceSpec } from '../producer/source.js';
 
 /**
  * Whether a skill's files need not be read, on its stat key alone: same files' metadata as when it was
- * indexed (and its vector for the model exists), or as when it was last rejected (it would be again).
+ * indexed (and its vector for the model exists), or as when it was last rejected (it would be again) — both
+ * under the current parse rules: a row or rejection made with other rules is read and parsed again.
  */
 export function unchangedByStat(known: KnownSource, id: string, statKey: string, reembed = false): boolean {
   const before = known.skills.get(id);
-  if (!reembed && before && !before.removed && before.statKey === statKey && before.textHash !== null)
+  if (
+    !reembed &&
+    before &&
+    !before.removed &&
+    before.statKey === statKey &&
+    before.textHash !== null &&
+    before.parseVersion === PARSE_RULES_VERSION
+  )
     return true;
-  return known.rejections.get(id)?.statKey === statKey;
+  return stillRejected(known, id, statKey);
+}
+
+/** The skill's last rejection stands: same files (stat key) and made under the current parse rules. */
+function stillRejected(known: KnownSource, id: string, statKey: string | undefined): boolean {
+  const rejection = known.rejections.get(id);
+  return (
+    rejection !== undefined && rejection.statKey === statKey && rejection.parseVersion === PARSE_RULES_VERSION
+  );
 }
 
 /** What the incremental check decided for one crawled item. */
@@ -45,7 +62,7 @@ export function triage(
   };
   if ('unchanged' in item) {
     const rejection = known.rejections.get(item.id);
-    if (rejection && rejection.statKey === item.statKey) {
+    if (rejection && stillRejected(known, item.id, item.statKey)) {
       return { kind: 'rejected', error: rejection, ...keep(item.id) };
     }
     return { kind: 'unchanged', id: item.id };
@@ -62,7 +79,8 @@ export function triage(
     before &&
     !before.removed &&
     before.contentHash === item.contentHash &&
-    before.textHash !== null
+    before.textHash !== null &&
+    before.parseVersion === PARSE_RULES_VERSION
   ) {
     // Same bytes, new stat key (files touched or copied): remember the new key so the next run skips reading.
     return { kind: 'unchanged', id: item.id, statKey: item.statKey };
@@ -88,6 +106,7 @@ export function triage(
         message: parsed.message,
         line: parsed.line,
         statKey: item.statKey,
+        parseVersion: PARSE_RULES_VERSION,
       },
       ...keep(item.id),
     };
@@ -106,6 +125,7 @@ export function triage(
     warnings: parsed.warnings,
     contentHash: s.contentHash,
     statKey: item.statKey,
+    parseVersion: PARSE_RULES_VERSION,
   };
   const text = skillText(s);
   return { kind: 'changed', record, text, textHash: textHash(text) };

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { Document, YAMLError } from 'yaml';
 import { ERROR_CODES, WARNING_CODES } from '../shared/errors.js';
 import type { ErrorCode, WarningCode } from '../shared/errors.js';
@@ -8,11 +8,19 @@ import {
   charLength,
   descriptionSchema,
   licenseSchema,
+  isSpecName,
+  MAX_COMPATIBILITY_LENGTH,
   MAX_DESCRIPTION_LENGTH,
   MAX_NAME_LENGTH,
   metadataSchema,
-  SKILL_NAME_PATTERN,
 } from '../shared/front-matter.js';
+import {
+  firstParagraph,
+  quoteUnquotedValues,
+  titleAndParagraph,
+  unclosedKeyLinesEnd,
+} from './front-matter-recovery.js';
+import type { QuotedLine } from './front-matter-recovery.js';
 import type { SkillDoc } from '../shared/skill-doc.js';
 
 /** Something about an indexed skill that breaks the Agent Skills rules; the message is for a person. */
@@ -62,16 +70,21 @@ const USAGE = "it must start with a line '---', then name/description, then '---
  * Parses and validates a crawled skill: splits the YAML front matter off SKILL.md, parses it (YAML 1.2 core
  * schema, duplicate keys allowed, last one wins), and checks it against the Agent Skills rules.
  *
- * Rejected (`ok: false`): no front matter or an unclosed one (`NO_FRONT_MATTER`), YAML errors
- * (`INVALID_YAML`, with the SKILL.md line and a hint for the classic unquoted `: `), front matter that is
- * not a mapping (`FRONT_MATTER_NOT_MAPPING`), no non-empty string `description` (`MISSING_DESCRIPTION`;
- * an empty front matter block counts as a mapping without description).
+ * Recovered, always with a `W_RECOVERED_*` warning (never silently): YAML whose only fault is an unquoted `: `
+ * in one-line values (re-parsed with them quoted), no front matter but an H1 title and a paragraph (name from
+ * the folder, description from the paragraph), a front matter never closed (its leading key lines are read),
+ * and a missing or empty description when the body has a paragraph.
  *
- * Indexed with warnings: missing `name` (the folder name is used), a `name` breaking the naming rule (kept
- * as written; a number or boolean is turned into a string), a description over 1024 characters, and a
- * `license` / `allowed-tools` / `metadata` of the wrong type (set to null here, kept in `frontMatter`).
+ * Rejected (`ok: false`) when no recovery applies: no front matter or an unclosed one (`NO_FRONT_MATTER`),
+ * YAML errors (`INVALID_YAML`, with the SKILL.md line and a hint for the classic unquoted `: `), front matter
+ * that is not a mapping (`FRONT_MATTER_NOT_MAPPING`), no usable `description` (`MISSING_DESCRIPTION`).
  *
- * Pure and synchronous: it never throws on bad input, so it can run in any stage or worker.
+ * Indexed with warnings: every other rule of the spec (docs/errors.md): missing or malformed `name`, a name
+ * that differs from the folder, over-long description or compatibility, fields of the wrong type, non-string
+ * metadata values, duplicate keys.
+ *
+ * Pure and synchronous: it never throws on bad input, so it can run in any stage or worker. Its rules are
+ * versioned by {@link PARSE_RULES_VERSION}.
  */
 export function parseSkill(doc: SkillDoc): ParseResult {
   const label = fileLabel(doc);
@@ -82,33 +95,65 @@ export function parseSkill(doc: SkillDoc): ParseResult {
   // Sources already normalise; doing it again is cheap and keeps line numbers right for any source.
   const text = main.text.replace(/^\uFEFF/, '').replace(/\r\n/g, '\n');
   const lines = text.split('\n');
+  const warnings: SkillWarning[] = [];
+  const warn = (code: WarningCode, message: string): void => {
+    warnings.push({ code, message });
+  };
 
-  if (!OPEN_RE.test(lines[0] ?? '')) return noFrontMatter(label, lines);
-  const close = lines.findIndex((l, i) => i > 0 && CLOSE_RE.test(l));
+  if (!OPEN_RE.test(lines[0] ?? '')) {
+    const md = titleAndParagraph(lines);
+    if (!md) return noFrontMatter(label, lines);
+    const name = folderName(doc);
+    warn(
+      WARNING_CODES.RECOVERED_NO_FRONT_MATTER,
+      `${label} has no YAML front matter: indexed under the folder name "${name}", described by the first paragraph after the title on line ${md.titleLine} (add '---', 'name: ${name}', 'description: …', '---' at the top)`,
+    );
+    if (charLength(md.paragraph) > MAX_DESCRIPTION_LENGTH) {
+      warn(
+        WARNING_CODES.LONG_DESCRIPTION,
+        `${label}: the paragraph used as description is ${charLength(md.paragraph)} characters, over the ${MAX_DESCRIPTION_LENGTH} the spec allows`,
+      );
+    }
+    return accept(doc, { name, description: md.paragraph, frontMatter: {}, body: text, warnings });
+  }
+
+  let close = lines.findIndex((l, i) => i > 0 && CLOSE_RE.test(l));
+  let bodyStart = close + 1;
   if (close < 0) {
     const blank = lines.findIndex((l, i) => i > 0 && l.trim() === '');
     const where = blank > 0 ? ` (the first blank line is line ${blank + 1})` : '';
-    return reject(
+    const unclosed = reject(
       ERROR_CODES.NO_FRONT_MATTER,
       `${label} line 1: the front matter opened with '---' is never closed: add a line '---' after the last field, before the Markdown body${where}`,
       1,
     );
+    const end = unclosedKeyLinesEnd(lines);
+    if (end === undefined) return unclosed;
+    const parsed = parseFrontMatter(lines.slice(1, end).join('\n'));
+    if (!parsed.ok) return unclosed;
+    close = end;
+    bodyStart = end;
+    warn(
+      WARNING_CODES.RECOVERED_UNCLOSED_FRONT_MATTER,
+      `${label} line 1: the front matter opened with '---' is never closed; read lines 2–${end} as front matter and the rest as the body (add a line '---' after line ${end})`,
+    );
   }
 
   // Offsets inside the YAML text are on SKILL.md line (yamlLine + 1): line 1 of the file is the opening '---'.
-  const yamlText = lines.slice(1, close).join('\n');
-  const lineCounter = new LineCounter();
-  const yamlDoc = parseDocument(yamlText, {
-    version: '1.2',
-    schema: 'core',
-    uniqueKeys: false,
-    prettyErrors: false,
-    lineCounter,
-  });
+  const parsed = parseFrontMatter(lines.slice(1, close).join('\n'));
+  if (!parsed.ok) {
+    const first = parsed.errors[0] as YAMLError;
+    const line = parsed.lineCounter.linePos(first.pos[0]).line + 1;
+    return invalidYaml(label, parsed.errors, first, lines, line);
+  }
+  const { yamlDoc, lineCounter, quoted } = parsed;
   const fileLine = (offset: number): number => lineCounter.linePos(offset).line + 1;
-
-  const firstError = yamlDoc.errors[0];
-  if (firstError) return invalidYaml(label, yamlDoc.errors, firstError, lines, fileLine(firstError.pos[0]));
+  if (quoted.length > 0) {
+    warn(
+      WARNING_CODES.RECOVERED_UNQUOTED_VALUE,
+      `${label}: invalid YAML front matter, read with ${quoted.map((q) => `'${q.key}' (line ${q.line + 2})`).join(', ')} quoted: a value containing ': ' must be in quotes`,
+    );
+  }
 
   let data: unknown;
   try {
@@ -139,33 +184,43 @@ export function parseSkill(doc: SkillDoc): ParseResult {
     return line === undefined ? label : `${label} line ${line}`;
   };
 
+  let body = lines.slice(bodyStart).join('\n').replace(/^\n+/, '');
+
   const rawDescription = frontMatter['description'];
   const description = descriptionSchema.safeParse(rawDescription);
-  if (!description.success) {
+  let descriptionText: string;
+  if (description.success) {
+    descriptionText = description.data;
+  } else {
+    const empty =
+      rawDescription === undefined || rawDescription === null || typeof rawDescription === 'string';
+    const paragraph = empty ? firstParagraph(body.split('\n')) : undefined;
     const why =
       rawDescription === undefined
         ? `has no 'description'`
-        : typeof rawDescription === 'string' || rawDescription === null
+        : empty
           ? `has an empty 'description'`
           : `has a 'description' that is ${kindOf(rawDescription)}, not text (quote it)`;
-    return reject(
-      ERROR_CODES.MISSING_DESCRIPTION,
-      `${at('description')}: the front matter ${why}: add 'description: <what the skill does and when to use it>'`,
-      keyLine('description'),
+    if (paragraph === undefined) {
+      return reject(
+        ERROR_CODES.MISSING_DESCRIPTION,
+        `${at('description')}: the front matter ${why}${empty ? ' and the body has no paragraph to use instead' : ''}: add 'description: <what the skill does and when to use it>'`,
+        keyLine('description'),
+      );
+    }
+    descriptionText = paragraph;
+    warn(
+      WARNING_CODES.RECOVERED_DESCRIPTION,
+      `${at('description')}: the front matter ${why}; the body's first paragraph is used instead (add 'description: <what the skill does and when to use it>')`,
     );
   }
 
-  const warnings: SkillWarning[] = [];
-  const warn = (code: WarningCode, message: string): void => {
-    warnings.push({ code, message });
-  };
-
   const name = resolveName(doc, frontMatter['name'], at('name'), warn);
 
-  if (charLength(description.data) > MAX_DESCRIPTION_LENGTH) {
+  if (charLength(descriptionText) > MAX_DESCRIPTION_LENGTH) {
     warn(
       WARNING_CODES.LONG_DESCRIPTION,
-      `${at('description')}: 'description' is ${charLength(description.data)} characters, over the ${MAX_DESCRIPTION_LENGTH} the spec allows; agents may truncate it`,
+      `${at('description')}: 'description' is ${charLength(descriptionText)} characters, over the ${MAX_DESCRIPTION_LENGTH} the spec allows; agents may truncate it`,
     );
   }
 
@@ -179,32 +234,139 @@ export function parseSkill(doc: SkillDoc): ParseResult {
     warn,
   );
   const metadata = optionalField(frontMatter, 'metadata', metadataSchema, 'a key/value mapping', at, warn);
+  checkSpecRules(frontMatter, metadata, yamlDoc, fileLine, at, warn);
 
-  let body = lines
-    .slice(close + 1)
-    .join('\n')
-    .replace(/^\n+/, '');
   for (const file of doc.files) {
     if (file.path === SKILL_FILE) continue;
     body += `\n\n<!-- file: ${file.path} -->\n${file.text}`;
   }
+  return accept(doc, {
+    name,
+    description: descriptionText,
+    license,
+    allowedTools,
+    metadata,
+    frontMatter,
+    body,
+    warnings,
+  });
+}
 
+/** The YAML of a front matter, parsed as the spec reads it; with unquoted `: ` values quoted when that alone fixes it. */
+function parseFrontMatter(
+  yamlText: string,
+):
+  | { ok: true; yamlDoc: Document; lineCounter: LineCounter; quoted: QuotedLine[] }
+  | { ok: false; errors: readonly YAMLError[]; lineCounter: LineCounter } {
+  const parse = (source: string): { yamlDoc: Document; lineCounter: LineCounter } => {
+    const lineCounter = new LineCounter();
+    const yamlDoc = parseDocument(source, {
+      version: '1.2',
+      schema: 'core',
+      uniqueKeys: false,
+      prettyErrors: false,
+      lineCounter,
+    });
+    return { yamlDoc, lineCounter };
+  };
+  const first = parse(yamlText);
+  if (first.yamlDoc.errors.length === 0) return { ok: true, ...first, quoted: [] };
+  const repair = quoteUnquotedValues(yamlText);
+  if (repair) {
+    const second = parse(repair.text);
+    if (second.yamlDoc.errors.length === 0) return { ok: true, ...second, quoted: repair.quoted };
+  }
+  return { ok: false, errors: first.yamlDoc.errors, lineCounter: first.lineCounter };
+}
+
+/** The spec rules beyond what each field's own type says: folder match, lengths, metadata values, duplicates. */
+function checkSpecRules(
+  frontMatter: Record<string, unknown>,
+  metadata: Record<string, unknown> | null,
+  yamlDoc: Document,
+  fileLine: (offset: number) => number,
+  at: (key: string) => string,
+  warn: (code: WarningCode, message: string) => void,
+): void {
+  const compatibility = optionalField(frontMatter, 'compatibility', licenseSchema, 'text', at, warn);
+  if (compatibility !== null && charLength(compatibility) > MAX_COMPATIBILITY_LENGTH) {
+    warn(
+      WARNING_CODES.LONG_COMPATIBILITY,
+      `${at('compatibility')}: 'compatibility' is ${charLength(compatibility)} characters, over the ${MAX_COMPATIBILITY_LENGTH} the spec allows`,
+    );
+  }
+  if (metadata) {
+    const bad = Object.entries(metadata).filter(([, v]) => typeof v !== 'string');
+    if (bad.length > 0) {
+      const shown = bad
+        .slice(0, 5)
+        .map(([k, v]) => `'${k}' (${kindOf(v)})`)
+        .join(', ');
+      warn(
+        WARNING_CODES.METADATA_NOT_STRING,
+        `${at('metadata')}: 'metadata' should map keys to strings, but ${shown}${bad.length > 5 ? ` and ${bad.length - 5} more` : ''} ${bad.length === 1 ? 'is' : 'are'} not; kept as written`,
+      );
+    }
+  }
+  for (const dup of duplicateKeys(yamlDoc.contents)) {
+    warn(
+      WARNING_CODES.DUPLICATE_KEY,
+      `${dup.range ? `line ${fileLine(dup.range)}` : 'front matter'}: key '${dup.key}' appears more than once in the same mapping; the last one is used`,
+    );
+  }
+}
+
+/** Keys repeated within one mapping, anywhere in the document (with the offset of each repeat). */
+function duplicateKeys(node: unknown, out: { key: string; range?: number }[] = []): typeof out {
+  if (isMap(node)) {
+    const seen = new Set<string>();
+    for (const pair of node.items) {
+      const key = isScalar(pair.key) ? String(pair.key.value) : undefined;
+      if (key !== undefined) {
+        if (seen.has(key)) {
+          const range = isScalar(pair.key) ? pair.key.range?.[0] : undefined;
+          out.push(range === undefined ? { key } : { key, range });
+        }
+        seen.add(key);
+      }
+      duplicateKeys(pair.value, out);
+    }
+  } else if (isSeq(node)) {
+    for (const item of node.items) duplicateKeys(item, out);
+  }
+  return out;
+}
+
+/** A parsed skill from its fields; optional fields default to null. */
+function accept(
+  doc: SkillDoc,
+  f: {
+    name: string;
+    description: string;
+    license?: string | null;
+    allowedTools?: string[] | null;
+    metadata?: Record<string, unknown> | null;
+    frontMatter: Record<string, unknown>;
+    body: string;
+    warnings: SkillWarning[];
+  },
+): ParseResult {
   return {
     ok: true,
     skill: {
       id: doc.id,
       sourceId: doc.sourceId,
       path: doc.path,
-      name,
-      description: description.data,
-      license,
-      allowedTools,
-      metadata,
-      frontMatter,
-      body,
+      name: f.name,
+      description: f.description,
+      license: f.license ?? null,
+      allowedTools: f.allowedTools ?? null,
+      metadata: f.metadata ?? null,
+      frontMatter: f.frontMatter,
+      body: f.body,
       contentHash: doc.contentHash,
     },
-    warnings,
+    warnings: f.warnings,
   };
 }
 
@@ -224,26 +386,33 @@ function resolveName(
       `${where}: 'name' is a ${typeof raw}, not text; indexed as "${name}" (quote it: name: "${name}")`,
     );
   }
+  const folder = folderName(doc);
   if (name === undefined) {
-    const fallback = folderName(doc);
     const what =
       raw === undefined ? 'no' : raw === null || typeof raw === 'string' ? 'an empty' : 'an unusable';
     warn(
       WARNING_CODES.MISSING_NAME,
-      `${where}: the front matter has ${what} 'name'; indexed under the folder name "${fallback}" (add 'name: ${fallback}')`,
+      `${where}: the front matter has ${what} 'name'; indexed under the folder name "${folder}" (add 'name: ${folder}')`,
     );
-    return fallback;
+    return folder;
   }
   const problems: string[] = [];
   if (charLength(name) > MAX_NAME_LENGTH)
     problems.push(`is ${charLength(name)} characters (max ${MAX_NAME_LENGTH})`);
-  if (!SKILL_NAME_PATTERN.test(name)) {
+  if (!isSpecName(name)) {
     problems.push('must be lowercase letters, digits and single hyphens (e.g. "pdf-tools")');
   }
   if (problems.length > 0) {
     warn(
       WARNING_CODES.INVALID_NAME,
       `${where}: 'name' ${JSON.stringify(name)} ${problems.join(' and ')}; kept as written`,
+    );
+  }
+  // The spec compares after NFKC normalisation (so a full-width or composed form still matches).
+  if (name.trim().normalize('NFKC') !== folder.normalize('NFKC')) {
+    warn(
+      WARNING_CODES.NAME_MISMATCH,
+      `${where}: 'name' ${JSON.stringify(name)} differs from its folder name "${folder}"; the spec wants them equal (rename one)`,
     );
   }
   return name;

@@ -1,5 +1,11 @@
 import type Database from 'better-sqlite3';
-import { filterPredicate, hasFilters, type FilterableSkill, type NormalizedFilters } from './filters.js';
+import {
+  filterPredicate,
+  hasFilters,
+  warningCodesOf,
+  type FilterableSkill,
+  type NormalizedFilters,
+} from './filters.js';
 import type { FtsHit } from './fts-search.js';
 
 const CJK_RUN = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]+/gu;
@@ -39,7 +45,7 @@ export class CjkSearch {
 
   constructor(private readonly db: Database.Database) {
     this.rows = db.prepare(
-      `SELECT id, source_id AS sourceId, path, license, name || ' ' || description AS text
+      `SELECT id, source_id AS sourceId, path, license, warnings, name || ' ' || description AS text
          FROM skills WHERE removed_at IS NULL`,
     );
   }
@@ -51,10 +57,12 @@ export class CjkSearch {
       this.dataVersion = this.db.pragma('data_version', { simple: true }) as number;
       const docs: Doc[] = [];
       const df = new Map<string, number>();
-      for (const r of this.rows.iterate() as Iterable<FilterableSkill & { id: string; text: string }>) {
+      type Row = Omit<FilterableSkill, 'warningCodes'> & { id: string; text: string; warnings: string };
+      for (const r of this.rows.iterate() as Iterable<Row>) {
         const bigrams = cjkBigrams(r.text);
         if (bigrams.size === 0) continue;
-        docs.push({ id: r.id, sourceId: r.sourceId, path: r.path, license: r.license, bigrams });
+        const { id, sourceId, path, license } = r;
+        docs.push({ id, sourceId, path, license, warningCodes: warningCodesOf(r.warnings), bigrams });
         for (const b of bigrams) df.set(b, (df.get(b) ?? 0) + 1);
       }
       this.docs = docs;

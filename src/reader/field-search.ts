@@ -1,5 +1,11 @@
 import type Database from 'better-sqlite3';
-import { filterPredicate, hasFilters, type FilterableSkill, type NormalizedFilters } from './filters.js';
+import {
+  filterPredicate,
+  hasFilters,
+  warningCodesOf,
+  type FilterableSkill,
+  type NormalizedFilters,
+} from './filters.js';
 import { ftsTerms } from './fts-query.js';
 import type { FtsHit } from './fts-search.js';
 
@@ -46,7 +52,7 @@ export class FieldSearch {
 
   constructor(private readonly db: Database.Database) {
     this.rows = db.prepare(
-      `SELECT rowid, id, source_id AS sourceId, path, license, name, description
+      `SELECT rowid, id, source_id AS sourceId, path, license, warnings, name, description
          FROM skills WHERE removed_at IS NULL`,
     );
     this.match = db.prepare(`SELECT rowid FROM skills_fts WHERE skills_fts MATCH ?`).pluck();
@@ -59,7 +65,13 @@ export class FieldSearch {
     const docs = new Map<number, Doc>();
     let names = 0;
     let descs = 0;
-    type Row = FilterableSkill & { rowid: number; id: string; name: string; description: string };
+    type Row = Omit<FilterableSkill, 'warningCodes'> & {
+      rowid: number;
+      id: string;
+      name: string;
+      description: string;
+      warnings: string;
+    };
     for (const r of this.rows.iterate() as Iterable<Row>) {
       // A name is matched with its hyphens as word breaks (unicode61), so count it the same way.
       const doc = {
@@ -67,6 +79,7 @@ export class FieldSearch {
         sourceId: r.sourceId,
         path: r.path,
         license: r.license,
+        warningCodes: warningCodesOf(r.warnings),
         nameLen: tokenCount(r.name),
         descLen: tokenCount(r.description),
       };

@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import { z } from 'zod';
 import { ERROR_CODES, IndexerError } from '../shared/errors.js';
 import type { SkillWarning } from '../shared/records.js';
-import { normalizeFilters, type NormalizedFilters } from './filters.js';
+import { normalizeFilters, warningCodesOf, type NormalizedFilters } from './filters.js';
 import { FieldSearch } from './field-search.js';
 import { FtsSearch } from './fts-search.js';
 import { cjkShare } from './fts-query.js';
@@ -38,9 +38,16 @@ const SearchOptionsSchema = z
     k: z.number().int().min(1).max(1000).default(10),
     mode: z.enum(['hybrid', 'fts', 'vector']).default('hybrid'),
     filters: z
-      .object({ sourceId: listOf.optional(), pathPrefix: z.string().optional(), license: listOf.optional() })
+      .object({
+        sourceId: listOf.optional(),
+        pathPrefix: z.string().optional(),
+        license: listOf.optional(),
+        strict: z.boolean().optional(),
+        excludeWarnings: listOf.optional(),
+      })
       .strict()
       .optional(),
+    fold: z.boolean().default(false),
   })
   .strict();
 
@@ -94,6 +101,8 @@ interface SkillRow {
   license: string | null;
   allowed_tools: string | null;
   warnings: string;
+  dup_key?: string | null;
+  spec_valid?: number;
   content_hash: string;
   first_seen_run: number;
   last_seen_run: number;
@@ -113,6 +122,8 @@ interface ResultRow {
   path: string;
   source: string;
   description: string;
+  warnings: string;
+  dupKey: string | null;
 }
 
 function parseJson<T>(text: string | null, what: string, id: string): T | null {
@@ -161,8 +172,10 @@ export class SkillIndexImpl implements SkillIndex {
     this.fields = new FieldSearch(this.db);
     this.stmts = {
       skill: this.db.prepare(`SELECT * FROM skills WHERE id = ?`),
+      // dup_key exists from schema v3 on; older files have no groups to fold.
       results: this.db.prepare(
-        `SELECT id, name, path, source_id AS source, description FROM skills
+        `SELECT id, name, path, source_id AS source, description, warnings,
+                ${init.schemaVersion >= 3 ? 'dup_key' : 'NULL'} AS dupKey FROM skills
           WHERE id IN (SELECT value FROM json_each(?)) AND removed_at IS NULL`,
       ),
       // lastIndexedAt: the last completed run that crawled the source (unchanged skills are not rewritten, so
@@ -224,16 +237,24 @@ export class SkillIndexImpl implements SkillIndex {
         `query is ${query.length} characters; the limit is ${MAX_QUERY_CHARS} (only the first few hundred matter to ranking)`,
       );
     }
-    const { k, mode, filters: rawFilters } = parseSearchOptions(options);
+    const { k, mode, filters: rawFilters, fold } = parseSearchOptions(options);
+    if (fold && this.schemaVersion < 3) {
+      throw new IndexerError(
+        ERROR_CODES.BAD_OPTION,
+        `fold needs a schema v3 index (this one is v${this.schemaVersion}): run an index with this version first`,
+      );
+    }
     const filters = normalizeFilters(rawFilters);
     // A few spare candidates: a skill tombstoned between the ranking read and the hydration read is dropped.
-    const spare = k + 5;
+    // Folding drops the copies of better-ranked skills too (groups in the corpus have up to 5 members).
+    const spare = fold ? k * 5 + 5 : k + 5;
 
     if (mode === 'fts') {
       const hits = this.fts.search(query, spare, filters);
       return this.hydrate(
         hits.map((h, i) => ({ id: h.id, score: -h.bm25, ftsRank: i + 1 })),
         k,
+        fold,
       );
     }
     if (mode === 'vector') {
@@ -241,6 +262,7 @@ export class SkillIndexImpl implements SkillIndex {
       return this.hydrate(
         hits.map((h, i) => ({ id: h.id, score: h.score, vectorRank: i + 1 })),
         k,
+        fold,
       );
     }
     const depth = Math.max(FUSION_DEPTH, spare);
@@ -262,23 +284,42 @@ export class SkillIndexImpl implements SkillIndex {
         vectorRank: f.ranks[1],
       })),
       k,
+      fold,
     );
   }
 
-  /** Adds name, path, source and description to ranked ids, in one statement; drops skills no longer live. */
+  /**
+   * Adds name, path, source, description and warning codes to ranked ids, in one statement; drops skills no
+   * longer live and, when folding, every skill whose group already has a better-ranked member.
+   */
   private hydrate(
     ranked: { id: string; score: number; ftsRank?: number | undefined; vectorRank?: number | undefined }[],
     k: number,
+    fold: boolean,
   ): SearchResult[] {
     this.assertOpen();
     if (ranked.length === 0) return [];
     const rows = this.stmts.results.all(JSON.stringify(ranked.map((r) => r.id))) as ResultRow[];
     const byId = new Map(rows.map((r) => [r.id, r]));
+    const groups = new Set<string>();
     const out: SearchResult[] = [];
     for (const r of ranked) {
       const row = byId.get(r.id);
       if (!row) continue;
-      const result: SearchResult = { ...row, score: r.score };
+      if (fold) {
+        const group = row.dupKey ?? `id:${row.id}`;
+        if (groups.has(group)) continue;
+        groups.add(group);
+      }
+      const result: SearchResult = {
+        id: row.id,
+        name: row.name,
+        path: row.path,
+        source: row.source,
+        description: row.description,
+        score: r.score,
+        warnings: [...warningCodesOf(row.warnings)],
+      };
       if (r.ftsRank !== undefined) result.ftsRank = r.ftsRank;
       if (r.vectorRank !== undefined) result.vectorRank = r.vectorRank;
       out.push(result);
@@ -302,6 +343,8 @@ export class SkillIndexImpl implements SkillIndex {
       license: row.license,
       allowedTools: parseJson<string[]>(row.allowed_tools, 'allowed_tools', row.id),
       warnings: parseJson<SkillWarning[]>(row.warnings, 'warnings', row.id) ?? [],
+      specValid: row.spec_valid === undefined ? row.warnings === '[]' : row.spec_valid === 1,
+      dupKey: row.dup_key ?? null,
       contentHash: row.content_hash,
       firstSeenRun: row.first_seen_run,
       lastSeenRun: row.last_seen_run,

@@ -11,6 +11,10 @@ export interface SearchFilters {
   pathPrefix?: string;
   /** `license` front matter value(s), compared ASCII case-insensitively, e.g. `MIT`. */
   license?: string | readonly string[];
+  /** Only spec-valid skills: no warning, nothing recovered (the `spec_valid` column). Default false. */
+  strict?: boolean;
+  /** Leave out skills carrying any of these warning codes (docs/errors.md), e.g. `W_RECOVERED_NO_FRONT_MATTER`. */
+  excludeWarnings?: string | readonly string[];
 }
 
 /** Options of {@link SkillIndex.search}. */
@@ -20,6 +24,11 @@ export interface SearchOptions {
   /** Default `'hybrid'`. */
   mode?: SearchMode;
   filters?: SearchFilters;
+  /**
+   * One result per group of near-identical copies (same `dup_key`: translated or copied versions of one
+   * skill), the best-ranked one. Needs a schema v3 index. Default false.
+   */
+  fold?: boolean;
 }
 
 /** One hit: one per skill, best first. */
@@ -40,6 +49,8 @@ export interface SearchResult {
   ftsRank?: number;
   /** 1-based rank in the vector list (vector and hybrid modes), when the skill was in it. */
   vectorRank?: number;
+  /** Codes of the skill's warnings (docs/errors.md); empty for a spec-valid skill. */
+  warnings: string[];
 }
 
 /** A whole stored skill, as {@link SkillIndex.getSkill} returns it. */
@@ -55,6 +66,10 @@ export interface Skill {
   license: string | null;
   allowedTools: string[] | null;
   warnings: SkillWarning[];
+  /** No warning: the skill breaks no Agent Skills rule and nothing in it was recovered. */
+  specValid: boolean;
+  /** Shared by near-identical copies of one skill; null in files before schema v3 or rows not yet re-parsed. */
+  dupKey: string | null;
   contentHash: string;
   firstSeenRun: number;
   lastSeenRun: number;

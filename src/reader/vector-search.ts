@@ -1,6 +1,12 @@
 import { endianness } from 'node:os';
 import type Database from 'better-sqlite3';
-import { filterPredicate, hasFilters, type FilterableSkill, type NormalizedFilters } from './filters.js';
+import {
+  filterPredicate,
+  hasFilters,
+  warningCodesOf,
+  type FilterableSkill,
+  type NormalizedFilters,
+} from './filters.js';
 import type { IndexModel } from './types.js';
 
 const LITTLE_ENDIAN_HOST = endianness() === 'LE';
@@ -48,7 +54,7 @@ export class VectorSearch {
     // that are new or whose text changed are then read one by one.
     this.metaStmt = db.prepare(
       `SELECT e.skill_id AS id, e.chunk AS chunk, e.text_hash AS textHash, s.source_id AS sourceId, s.path AS path,
-              s.license AS license
+              s.license AS license, s.warnings AS warnings
          FROM skill_embeddings e INDEXED BY skill_embeddings_skill JOIN skills s ON s.id = e.skill_id
         WHERE e.model_id = ? AND e.dim = ? AND s.removed_at IS NULL
         ORDER BY e.skill_id, e.chunk`,
@@ -76,7 +82,11 @@ export class VectorSearch {
     this.db.transaction(() => {
       // Read the version inside the same snapshot as the rows, so a commit racing the load forces a reload.
       this.dataVersion = this.db.pragma('data_version', { simple: true }) as number;
-      const meta = this.metaStmt.all(modelId, dim) as (SkillMeta & { chunk: number; textHash: string })[];
+      const meta = this.metaStmt.all(modelId, dim) as (Omit<SkillMeta, 'warningCodes'> & {
+        chunk: number;
+        textHash: string;
+        warnings: string;
+      })[];
       const matrix = new Float32Array(meta.length * dim);
       const rowSkill = new Int32Array(meta.length);
       const skills: SkillMeta[] = [];
@@ -96,8 +106,10 @@ export class VectorSearch {
             for (let d = 0; d < dim; d++) matrix[row * dim + d] = view.getFloat32(d * 4, true);
           }
         }
-        if (skills.at(-1)?.id !== r.id)
-          skills.push({ id: r.id, sourceId: r.sourceId, path: r.path, license: r.license });
+        if (skills.at(-1)?.id !== r.id) {
+          const { id, sourceId, path, license } = r;
+          skills.push({ id, sourceId, path, license, warningCodes: warningCodesOf(r.warnings) });
+        }
         rowSkill[row] = skills.length - 1;
         rowOf.set(key, [r.textHash, row]);
         row++;

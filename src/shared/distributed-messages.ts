@@ -41,6 +41,7 @@ const ErrorRecordSchema = z.object({
   message: z.string(),
   line: z.number().int().optional(),
   statKey: z.string().optional(),
+  parseVersion: z.number().int().min(1).optional(),
 }) satisfies z.ZodType<ErrorRecord, unknown>;
 
 const SkillRecordSchema = z.object({
@@ -61,6 +62,7 @@ const SkillRecordSchema = z.object({
   ),
   contentHash: z.string(),
   statKey: z.string().optional(),
+  parseVersion: z.number().int().min(1).optional(),
   origin: z
     .object({
       kind: sourceKind,
@@ -185,9 +187,9 @@ export const KnownRpcSchema = z.object({ sourceId: z.string().min(1), modelId: z
 
 /** Answer to `known`: compact rows (this crosses Redis once per source per run). */
 export interface KnownReply {
-  /** [id, contentHash, statKey, removed (0|1), textHash] */
-  skills: [string, string, string | null, 0 | 1, string | null][];
-  rejections: (ErrorRecord & { statKey: string })[];
+  /** [id, contentHash, statKey, removed (0|1), textHash, parseVersion] */
+  skills: [string, string, string | null, 0 | 1, string | null, number][];
+  rejections: (ErrorRecord & { statKey: string; parseVersion: number })[];
   state: Record<string, unknown> | null;
 }
 

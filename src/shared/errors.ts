@@ -60,6 +60,22 @@ export const WARNING_CODES = {
   LONG_DESCRIPTION: 'W_LONG_DESCRIPTION',
   /** A known optional field has the wrong type (e.g. `license: 3`): kept in front_matter JSON only. */
   BAD_FIELD_TYPE: 'W_BAD_FIELD_TYPE',
+  /** (a) The front matter was invalid YAML only because of an unquoted `: ` in a one-line value: re-parsed quoted. */
+  RECOVERED_UNQUOTED_VALUE: 'W_RECOVERED_UNQUOTED_VALUE',
+  /** (b) No front matter: the name is the folder's, the description the first paragraph after the H1 title. */
+  RECOVERED_NO_FRONT_MATTER: 'W_RECOVERED_NO_FRONT_MATTER',
+  /** (c) The front matter is never closed: its leading `key: value` lines were read, the rest is the body. */
+  RECOVERED_UNCLOSED_FRONT_MATTER: 'W_RECOVERED_UNCLOSED_FRONT_MATTER',
+  /** (d) `description` missing or empty: the body's first paragraph is used. */
+  RECOVERED_DESCRIPTION: 'W_RECOVERED_DESCRIPTION',
+  /** `name` differs from the skill's folder name (the spec requires them equal). */
+  NAME_MISMATCH: 'W_NAME_MISMATCH',
+  /** `compatibility` is over 500 characters. */
+  LONG_COMPATIBILITY: 'W_LONG_COMPATIBILITY',
+  /** `metadata` maps some key to a value that is not a string (the spec wants string → string). */
+  METADATA_NOT_STRING: 'W_METADATA_NOT_STRING',
+  /** A key appears twice in one mapping of the front matter; the last one wins. */
+  DUPLICATE_KEY: 'W_DUPLICATE_KEY',
 } as const;
 
 export type WarningCode = (typeof WARNING_CODES)[keyof typeof WARNING_CODES];

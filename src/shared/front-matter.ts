@@ -9,10 +9,21 @@ import { z } from 'zod';
  * matter that passes it yields no warning.
  */
 
-/** `name`: 1–64 lowercase letters, digits and single hyphens, no leading/trailing hyphen. */
-export const SKILL_NAME_PATTERN = /^[a-z0-9]+(-[a-z0-9]+)*$/;
+/**
+ * `name`: lowercase letters, digits and single hyphens, no leading/trailing hyphen. Letters are Unicode
+ * letters, as the Agent Skills reference validator (`skills-ref`) reads the spec: `数据分析` and `данные` are
+ * valid names, `Data` and `a--b` are not.
+ */
+export const SKILL_NAME_PATTERN = /^[\p{L}\p{M}\p{Nd}]+(-[\p{L}\p{M}\p{Nd}]+)*$/u;
 export const MAX_NAME_LENGTH = 64;
 export const MAX_DESCRIPTION_LENGTH = 1024;
+export const MAX_COMPATIBILITY_LENGTH = 500;
+
+/** Whether `name` (trimmed, NFKC-normalised as the spec compares it) follows the naming rule; length apart. */
+export function isSpecName(name: string): boolean {
+  const n = name.trim().normalize('NFKC');
+  return n === n.toLowerCase() && SKILL_NAME_PATTERN.test(n);
+}
 
 /** Length in Unicode code points, which is what the spec's "characters" means for non-ASCII text. */
 export function charLength(s: string): number {
@@ -23,7 +34,7 @@ export function charLength(s: string): number {
 export const skillNameSchema = z
   .string()
   .refine((s) => charLength(s) <= MAX_NAME_LENGTH, `must be at most ${MAX_NAME_LENGTH} characters`)
-  .regex(SKILL_NAME_PATTERN, 'must be lowercase letters, digits and hyphens (e.g. "pdf-tools")');
+  .refine(isSpecName, 'must be lowercase letters, digits and hyphens (e.g. "pdf-tools")');
 
 /** A usable `description`: a string with non-whitespace in it; surrounding whitespace is trimmed. */
 export const descriptionSchema = z
@@ -77,7 +88,14 @@ export const frontMatterSchema = z.looseObject({
   description: strictDescriptionSchema,
   license: licenseSchema.optional(),
   'allowed-tools': allowedToolsSchema.optional(),
-  metadata: metadataSchema.optional(),
+  metadata: z.record(z.string(), z.string()).optional(),
+  compatibility: z
+    .string()
+    .refine(
+      (s) => charLength(s) <= MAX_COMPATIBILITY_LENGTH,
+      `must be at most ${MAX_COMPATIBILITY_LENGTH} characters`,
+    )
+    .optional(),
 });
 
 export type FrontMatter = z.output<typeof frontMatterSchema>;

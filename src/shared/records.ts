@@ -23,6 +23,8 @@ export interface SkillRecord {
   statKey?: string | undefined;
   /** Where it came from (kind, URL, ref, commit, blob SHA) and its source's trust label. */
   origin?: SkillOrigin | undefined;
+  /** PARSE_RULES_VERSION it was parsed with; absent = 1 (a producer from before versioned rules). */
+  parseVersion?: number | undefined;
 }
 
 /** Provenance stored on a skill row. */
@@ -55,6 +57,8 @@ export interface ErrorRecord {
   line?: number | undefined;
   /** Stat key of the rejected skill's files, so an unchanged bad skill is not re-read next run. */
   statKey?: string | undefined;
+  /** PARSE_RULES_VERSION of a parse rejection: under other rules, the same bytes are parsed again. */
+  parseVersion?: number | undefined;
 }
 
 /** The counts of a run, as in `index_runs` and the `--json` summary. */

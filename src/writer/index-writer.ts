@@ -8,6 +8,7 @@ import { storageError } from '../shared/storage-error.js';
 import { inspectIndexFile, migrate } from './schema.js';
 import { WriterLock } from './writer-lock.js';
 import { vectorToBlob } from './vector-blob.js';
+import { dupKey, isSpecValid } from '../shared/parse-rules.js';
 
 /** Options of {@link IndexWriter}. */
 export interface IndexWriterOptions {
@@ -24,13 +25,15 @@ export interface KnownSkill {
   removed: boolean;
   /** text_hash of the skill vector for the model asked about, or null when there is none. */
   textHash: string | null;
+  /** The parse rules the row was made with (PARSE_RULES_VERSION). */
+  parseVersion: number;
 }
 
 /** What the database knows about one source, for the incremental check. */
 export interface KnownSource {
   skills: Map<string, KnownSkill>;
   /** The last rejection of each skill id that was rejected, with the stat key its files had then. */
-  rejections: Map<string, ErrorRecord & { statKey: string }>;
+  rejections: Map<string, ErrorRecord & { statKey: string; parseVersion: number }>;
 }
 
 /** A skill seen but not rewritten. */
@@ -86,10 +89,12 @@ export class IndexWriter {
       upsertSkill: db.prepare(
         `INSERT INTO skills (id, source_id, path, name, description, body, front_matter, license, allowed_tools,
                              warnings, content_hash, stat_key, first_seen_run, last_seen_run, indexed_at, removed_at,
-                             source_kind, source_url, source_ref, commit_id, blob_sha, trust)
+                             source_kind, source_url, source_ref, commit_id, blob_sha, trust, spec_valid, dup_key,
+                             parse_version)
          VALUES (@id, @sourceId, @path, @name, @description, @body, @frontMatter, @license, @allowedTools,
                  @warnings, @contentHash, @statKey, @runId, @runId, @now, NULL,
-                 @sourceKind, @sourceUrl, @sourceRef, @commitId, @blobSha, @trust)
+                 @sourceKind, @sourceUrl, @sourceRef, @commitId, @blobSha, @trust, @specValid, @dupKey,
+                 @parseVersion)
          ON CONFLICT (id) DO UPDATE SET
            source_id = excluded.source_id, path = excluded.path, name = excluded.name,
            description = excluded.description, body = excluded.body, front_matter = excluded.front_matter,
@@ -97,8 +102,10 @@ export class IndexWriter {
            content_hash = excluded.content_hash, stat_key = excluded.stat_key, last_seen_run = excluded.last_seen_run,
            indexed_at = excluded.indexed_at, removed_at = NULL, source_kind = excluded.source_kind,
            source_url = excluded.source_url, source_ref = excluded.source_ref, commit_id = excluded.commit_id,
-           blob_sha = excluded.blob_sha, trust = excluded.trust
-         WHERE skills.content_hash IS NOT excluded.content_hash OR skills.removed_at IS NOT NULL`,
+           blob_sha = excluded.blob_sha, trust = excluded.trust, spec_valid = excluded.spec_valid,
+           dup_key = excluded.dup_key, parse_version = excluded.parse_version
+         WHERE skills.content_hash IS NOT excluded.content_hash OR skills.removed_at IS NOT NULL
+            OR skills.parse_version IS NOT excluded.parse_version`,
       ),
       upsertEmbedding: db.prepare(
         `INSERT INTO skill_embeddings (skill_id, model_id, chunk, dim, vector, text_hash)
@@ -108,8 +115,9 @@ export class IndexWriter {
          WHERE skill_embeddings.text_hash IS NOT excluded.text_hash`,
       ),
       insertError: db.prepare(
-        `INSERT OR IGNORE INTO index_errors (run_id, source_id, path, code, message, line, stat_key, created_at)
-         VALUES (@runId, @sourceId, @path, @code, @message, @line, @statKey, @now)`,
+        `INSERT OR IGNORE INTO index_errors (run_id, source_id, path, code, message, line, stat_key, parse_version,
+                                             created_at)
+         VALUES (@runId, @sourceId, @path, @code, @message, @line, @statKey, @parseVersion, @now)`,
       ),
       markSeen: db.prepare<[number, string]>(
         `INSERT OR IGNORE INTO run_seen (run_id, skill_id) VALUES (?, ?)`,
@@ -130,13 +138,14 @@ export class IndexWriter {
       // BLOBs; the covering index answers from small pages (measured 35 ms → 4 ms for the corpus).
       knownForSource: db.prepare<[string, string]>(
         `SELECT s.id, s.content_hash AS contentHash, s.stat_key AS statKey, s.removed_at IS NOT NULL AS removed,
-                e.text_hash AS textHash
+                e.text_hash AS textHash, s.parse_version AS parseVersion
            FROM skills s LEFT JOIN skill_embeddings e INDEXED BY skill_embeddings_skill
              ON e.skill_id = s.id AND e.model_id = ? AND e.chunk = 0
           WHERE s.source_id = ?`,
       ),
       lastRejections: db.prepare<[string, string]>(
-        `SELECT source_id AS sourceId, path, code, message, line, stat_key AS statKey FROM index_errors
+        `SELECT source_id AS sourceId, path, code, message, line, stat_key AS statKey,
+                parse_version AS parseVersion FROM index_errors
           WHERE id IN (SELECT max(id) FROM index_errors WHERE source_id = ? GROUP BY path)
             AND source_id = ? AND stat_key IS NOT NULL`,
       ),
@@ -285,6 +294,9 @@ export class IndexWriter {
             commitId: s.origin?.commit ?? null,
             blobSha: s.origin?.blobSha ?? null,
             trust: s.origin?.trust ?? null,
+            specValid: isSpecValid(s.warnings) ? 1 : 0,
+            dupKey: dupKey(s),
+            parseVersion: s.parseVersion ?? 1,
             runId: batch.runId,
             now,
           }).changes;
@@ -304,6 +316,7 @@ export class IndexWriter {
             ...err,
             line: err.line ?? null,
             statKey: err.statKey ?? null,
+            parseVersion: err.parseVersion ?? 1,
             runId: batch.runId,
             now,
           });
@@ -493,9 +506,9 @@ export class IndexWriter {
    * whole crawl of an unchanged source. Memory: about 300 bytes per skill of the source.
    */
   knownForSource(sourceId: string, modelId: string): KnownSource {
-    const rejections = new Map<string, ErrorRecord & { statKey: string }>();
+    const rejections = new Map<string, ErrorRecord & { statKey: string; parseVersion: number }>();
     for (const row of this.stmts.lastRejections.iterate(sourceId, sourceId) as Iterable<
-      ErrorRecord & { statKey: string; line: number | null }
+      ErrorRecord & { statKey: string; line: number | null; parseVersion: number }
     >) {
       rejections.set(`${sourceId}/${row.path}`, { ...row, line: row.line ?? undefined });
     }
@@ -508,6 +521,7 @@ export class IndexWriter {
         statKey: row.statKey,
         removed: row.removed === 1,
         textHash: row.textHash,
+        parseVersion: row.parseVersion,
       });
     }
     return { skills: map, rejections };

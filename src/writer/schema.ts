@@ -2,8 +2,9 @@ import type Database from 'better-sqlite3';
 import { IndexerError, ERROR_CODES } from '../shared/errors.js';
 
 /**
- * Forward-only migrations. `PRAGMA user_version` holds how many have run; migration i brings the file from
- * version i to i+1. Never edit a released migration: append a new one (readers rely on docs/schema.md).
+ * Forward-only migrations, in order. `PRAGMA user_version` holds how many have run; migration i brings the
+ * file from version i to i+1. Never edit a released migration: append a new one (readers rely on
+ * docs/schema.md).
  */
 const MIGRATIONS: readonly string[] = [
   /* v1 */ `
@@ -154,16 +155,33 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (run_id, batch_key)
   ) WITHOUT ROWID;
   `,
+  /* v3: recovery and spec warnings — readers can ask for spec-valid skills and fold near-identical copies. */ `
+  -- 1 when the skill breaks no Agent Skills rule (no warning). Rows written before v3 get their old warnings'
+  -- verdict now and the new rules' verdict when the next run re-parses them (parse_version below).
+  ALTER TABLE skills ADD COLUMN spec_valid INTEGER NOT NULL DEFAULT 0;
+  UPDATE skills SET spec_valid = (warnings = '[]');
+  -- Same value for near-identical copies (name + Markdown skeleton, see src/shared/parse-rules.ts); NULL until
+  -- the row is re-parsed: readers treat NULL as a group of its own.
+  ALTER TABLE skills ADD COLUMN dup_key TEXT;
+  -- The parse rules the row was made with: a run re-parses rows made with other rules, bytes unchanged or not.
+  ALTER TABLE skills ADD COLUMN parse_version INTEGER NOT NULL DEFAULT 1;
+  ALTER TABLE index_errors ADD COLUMN parse_version INTEGER NOT NULL DEFAULT 1;
+  CREATE INDEX skills_dup_key ON skills(dup_key) WHERE dup_key IS NOT NULL;
+  -- The incremental check now reads parse_version too: keep it covered, so no body page is touched.
+  DROP INDEX skills_source;
+  CREATE INDEX skills_source ON skills(source_id, id, content_hash, stat_key, removed_at, parse_version);
+  `,
 ];
 
 /** The schema version this build writes and understands. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /**
- * Brings the database up to {@link SCHEMA_VERSION}, each migration in its own transaction so a crash
- * leaves the file at a whole version. Refuses a file from a newer build rather than guess at it.
+ * Brings the database up to {@link SCHEMA_VERSION} (or `target`, for tests that need a file of an older
+ * version), each migration in its own transaction so a crash leaves the file at a whole version. Refuses a
+ * file from a newer build rather than guess at it.
  */
-export function migrate(db: Database.Database): number {
+export function migrate(db: Database.Database, target: number = SCHEMA_VERSION): number {
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > SCHEMA_VERSION) {
     throw new IndexerError(
@@ -171,14 +189,14 @@ export function migrate(db: Database.Database): number {
       `database schema version ${current} is newer than this indexer understands (${SCHEMA_VERSION}): upgrade skillsmith-index`,
     );
   }
-  for (let v = current; v < SCHEMA_VERSION; v++) {
+  for (let v = current; v < Math.min(target, SCHEMA_VERSION); v++) {
     const sql = MIGRATIONS[v] as string;
     db.transaction(() => {
       db.exec(sql);
       db.pragma(`user_version = ${v + 1}`);
     }).immediate();
   }
-  return SCHEMA_VERSION;
+  return db.pragma('user_version', { simple: true }) as number;
 }
 
 /** What an existing SQLite file holds, as far as the indexer is concerned. */
