@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { corpusDir, tempDir } from './helpers.js';
 import { runCli } from './support/roles.js';
+import type { RunCounts } from '../src/shared/records.js';
 
 const FP32 = 'use-lite-en@0.2.0';
 const INT8 = 'use-lite-en-int8@0.2.0';
@@ -17,10 +18,12 @@ const tmp = tempDir('skillsmith-switch-');
 afterAll(() => tmp.cleanup());
 const db = join(tmp.dir, 'switch.db');
 
-function index(...args: string[]): { model: { id: string }; counts: Record<string, number> } {
+type Summary = { model: { id: string }; counts: RunCounts };
+
+function index(...args: string[]): Summary {
   const r = runCli(['index', SLICE, '--db', db, '--json', ...args]);
   expect(r.status, r.stderr).toBe(0);
-  return JSON.parse(r.stdout) as { model: { id: string }; counts: Record<string, number> };
+  return JSON.parse(r.stdout) as Summary;
 }
 
 function search(): { model: { id: string }; results: { id: string }[] } {
