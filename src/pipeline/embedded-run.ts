@@ -32,7 +32,7 @@ export interface EmbeddedRunOptions {
    * An embed pool the caller owns (loaded with `model`): used instead of starting one, and left open. Lets a
    * caller that runs many indexes in one process (the model-based test) load the model once.
    */
-  pool?: EmbedPool;
+  pool?: Pick<EmbedPool, 'workers' | 'embed'>;
   /** Skills per write transaction (and per embed task). Default 128. */
   batchSize?: number;
   /** Batches embedded or waiting to be written at once; the crawler waits beyond it. Default 2 × workers. */
@@ -124,7 +124,7 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
     const thisRun = runId;
     // The pool (and the model in every thread) is started only when something needs embedding, so an
     // unchanged re-index never pays for it.
-    const embedPool = (): EmbedPool =>
+    const embedPool = (): Pick<EmbedPool, 'embed'> =>
       options.pool ?? (pool ??= new EmbedPool({ model, threads: options.threads }));
     // Enough batches in flight that the crawler fills the next sort window while workers embed this one.
     const workers = options.pool?.workers ?? poolShape(options.threads).workers;
