@@ -8,7 +8,7 @@ import { parseSourceArg } from '../../src/producer/source-arg.js';
 import { createSource } from '../../src/producer/create-source.js';
 import type { SkillSource, SourceSpec } from '../../src/producer/source.js';
 import type { EmbedPool } from '../../src/workers/embed-pool.js';
-import { cliPath } from '../helpers.js';
+import { cliPath, runCliAsync } from './processes.js';
 import { diffStates, integrityCheck, readState, type IndexState } from './compare.js';
 import { Prng } from './prng.js';
 import { applyRandomOp, createTree, type Tree, type WalkKind } from './tree-ops.js';
@@ -189,19 +189,13 @@ async function produce(
   location: string,
   cache: string,
 ): Promise<void> {
-  const child = spawn(
-    process.execPath,
-    [cliPath, 'produce', location, '--redis', mode.redisUrl, '--prefix', mode.prefix, '--json'],
+  const r = await runCliAsync(
+    ['produce', location, '--redis', mode.redisUrl, '--prefix', mode.prefix, '--json'],
     {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, SKILLSMITH_CACHE_DIR: cache, LOG_LEVEL: 'warn' },
+      SKILLSMITH_CACHE_DIR: cache,
     },
   );
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
-  if (code !== 0) throw new Error(`produce exited ${code}: ${out.slice(-2000)}`);
+  if (r.code !== 0) throw new Error(`produce exited ${r.code}: ${r.out.slice(-2000)}`);
 }
 
 export type { Tree };
