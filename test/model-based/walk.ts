@@ -11,7 +11,7 @@ import type { EmbedPool } from '../../src/workers/embed-pool.js';
 import { cliPath, runCliAsync } from './processes.js';
 import { diffStates, integrityCheck, readState, type IndexState } from './compare.js';
 import { Prng } from './prng.js';
-import { applyRandomOp, createTree, type Tree, type WalkKind } from './tree-ops.js';
+import { applyRandomOp, BODY_MARKER, createTree, type Tree, type WalkKind } from './tree-ops.js';
 
 /** How the incremental index is brought up to date each step. */
 export type WalkMode =
@@ -140,8 +140,8 @@ export async function walk(options: WalkOptions): Promise<WalkResult> {
       pool,
       createSource: sourceWith(join(freshDir, 'git-cache')),
     });
-    const inc = readState(db, model.id);
-    const fresh = readState(freshDb, model.id);
+    const inc = readState(db, model.id, BODY_MARKER);
+    const fresh = readState(freshDb, model.id, BODY_MARKER);
     rmSync(freshDir, { recursive: true, force: true });
     if (kill || mode.kind === 'distributed') {
       const known = new Set([...(before?.live.values() ?? [])].map((v) => v.textHash));
