@@ -27,8 +27,8 @@ afterAll(async () => {
 
 describe('model-based walk, distributed mode', () => {
   for (const { kind, seed, steps } of [
-    { kind: 'dir' as const, seed: 11, steps: Number(process.env.WALK_DIST_STEPS ?? 10) },
-    { kind: 'git' as const, seed: 12, steps: Number(process.env.WALK_DIST_STEPS ?? 6) },
+    { kind: 'dir' as const, seed: 11, steps: Number(process.env.WALK_DIST_STEPS ?? 5) },
+    { kind: 'git' as const, seed: 12, steps: Number(process.env.WALK_DIST_STEPS ?? 3) },
   ]) {
     it(`${kind} source, seed ${seed}, ${steps} steps through write, 2 × work and produce`, async () => {
       const dir = join(tmp.dir, `${kind}-${seed}`);

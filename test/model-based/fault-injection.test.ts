@@ -32,7 +32,7 @@ describe('distributed fault injection', () => {
   it('kill -9 of random roles and Redis restarts (AOF) during a backfill: the database equals an embedded index', async () => {
     const result = await faultedBackfill({
       seed: 21,
-      faults: Number(process.env.FAULTS ?? 4),
+      faults: Number(process.env.FAULTS ?? 5),
       sources: SLICE,
       dir: join(tmp.dir, 'faults'),
       redis,

@@ -76,9 +76,11 @@ export async function faultedBackfill(options: FaultRunOptions): Promise<FaultRu
         await sleep(250);
       }
     };
+    // Every kind of fault once per round, in a seeded order.
+    const order = shuffle(rng, ['producer', 'worker1', 'worker2', 'writer', 'redis'] as const);
     for (let i = 0; i < options.faults; i++) {
       await sleep(300 + rng.int(2500));
-      const what = rng.pick(['producer', 'worker1', 'worker2', 'writer', 'redis'] as const);
+      const what = order[i % order.length] as (typeof order)[number];
       const t = new Date().toISOString();
       if (what === 'redis') {
         await options.redis.restart();
@@ -153,4 +155,13 @@ function lastBackfillStatus(db: string, n: number): string | undefined {
   } finally {
     conn?.close();
   }
+}
+
+function shuffle<T>(rng: Prng, items: readonly T[]): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [out[i], out[j]] = [out[j] as T, out[i] as T];
+  }
+  return out;
 }
