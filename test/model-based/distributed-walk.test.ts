@@ -1,3 +1,4 @@
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { ensureDefaultModel } from '../../src/model/default-model.js';
@@ -33,7 +34,7 @@ describe('model-based walk, distributed mode', () => {
     it(`${kind} source, seed ${seed}, ${steps} steps through write, 2 × work and produce`, async () => {
       const dir = join(tmp.dir, `${kind}-${seed}`);
       const rolesDir = `${dir}-roles`;
-      (await import('node:fs')).mkdirSync(rolesDir, { recursive: true });
+      mkdirSync(rolesDir, { recursive: true });
       const prefix = uniquePrefix(`walk-${kind}`);
       const db = join(rolesDir, 'dist.db');
       const r = ['--redis', redis.url, '--prefix', prefix];
