@@ -8,9 +8,9 @@ import { walk } from './walk.js';
 // The model-based test of incremental indexing (embedded mode): seeded random walks over real trees, each
 // step compared with a fresh index of the same tree. `npm run soak` runs long ones; a failure names its seed.
 const SEEDS: { kind: 'dir' | 'git'; seed: number; steps: number }[] = [
-  { kind: 'dir', seed: 1, steps: Number(process.env.WALK_STEPS ?? 70) },
-  { kind: 'dir', seed: 2, steps: Number(process.env.WALK_STEPS ?? 70) },
-  { kind: 'git', seed: 3, steps: Number(process.env.WALK_STEPS ?? 60) },
+  { kind: 'dir', seed: 1, steps: Number(process.env.WALK_STEPS ?? 80) },
+  { kind: 'dir', seed: 2, steps: Number(process.env.WALK_STEPS ?? 80) },
+  { kind: 'git', seed: 3, steps: Number(process.env.WALK_STEPS ?? 40) },
 ];
 
 const tmp = tempDir('skillsmith-walk-');
