@@ -98,6 +98,13 @@ export async function faultedBackfill(options: FaultRunOptions): Promise<FaultRu
     const firstStatus = await runEnded(1, 240_000);
     let backfills = 1;
     let status = firstStatus;
+    if (status.startsWith('still')) {
+      // Never a hang: the run must end, completed or failed.
+      throw new Error(
+        `fault injection: seed=${options.seed} the backfill's run never ended (${status}) ` +
+          `(replay: npm run soak -- --faults --seed ${options.seed})\nfaults:\n  ${injected.join('\n  ')}`,
+      );
+    }
     if (status !== 'completed') {
       // A loud failure is allowed; a rerun must then complete the work.
       options.log?.(`seed ${options.seed}: the faulted run ended "${status}"; backfilling again`);
