@@ -35,6 +35,7 @@ interface ProduceFlags extends RedisFlags {
   maxFileBytes: number;
   metricsPort?: number;
   graceMs: number;
+  lockMs?: number;
 }
 
 /** Sources from the arguments and `--sources FILE`. */
@@ -64,6 +65,11 @@ export function registerProduceCommand(program: Command, log: Logger): void {
     .option('--json', 'print the run summary as one JSON object on stdout')
     .option('--batch-size <n>', 'skills per embed job', intFlag('batch-size', 1), 32)
     .option('--max-file-bytes <n>', 'skip files larger than this', intFlag('max-file-bytes', 1), 1024 * 1024)
+    .option(
+      '--lock-ms <n>',
+      '--serve: crawl job lock; a crawl whose producer died is taken up again after this (default 120000)',
+      intFlag('lock-ms', 1000),
+    )
     .option(
       '--grace-ms <n>',
       '--serve: on SIGTERM, how long the crawl in hand may take',
@@ -99,6 +105,7 @@ Examples:
         target,
         log,
         maxFileBytes: flags.maxFileBytes,
+        ...(flags.lockMs ? { lockMs: flags.lockMs } : {}),
         defaultModelDir: () => (modelDir ??= ensureDefaultModel({ log: (m) => log.info(m) })),
         onJob: (e) => {
           if (e.ok) metrics.jobsProcessed.inc({ queue: 'crawl' });

@@ -179,6 +179,7 @@ export async function crawlDistributed(options: DistributedCrawlOptions): Promis
       let seen: EmbedJob['seen'] = [];
       let bytes = 0;
       let partial = false;
+      const leftOut = new Set<string>();
 
       const flush = async (): Promise<void> => {
         if (skills.length === 0 && errors.length === 0 && seen.length === 0) return;
@@ -245,6 +246,7 @@ export async function crawlDistributed(options: DistributedCrawlOptions): Promis
             counts,
             errors,
             seen,
+            leftOut,
             changed: (t) => {
               const before = known.skills.get(t.record.id);
               // Same text as its stored vector: reuse it (the writer copies it), no embedding needed.

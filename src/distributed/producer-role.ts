@@ -20,6 +20,8 @@ export interface ProducerRoleOptions {
   /** Crawls at once. Default 1. */
   concurrency?: number;
   maxFileBytes?: number;
+  /** Crawl job lock in ms: a crawl whose producer died is taken up again after this. Default 120 s. */
+  lockMs?: number;
   onJob?: (e: { ms: number; ok: boolean }) => void;
 }
 
@@ -118,7 +120,11 @@ export async function startProducerRole(options: ProducerRoleOptions): Promise<P
   const worker = new Worker(
     QUEUES.crawl,
     crawlJob,
-    workerOptions(target, QUEUES.crawl, { concurrency: options.concurrency ?? 1, name: 'produce' }),
+    workerOptions(target, QUEUES.crawl, {
+      concurrency: options.concurrency ?? 1,
+      name: 'produce',
+      lockMs: options.lockMs,
+    }),
   );
   worker.on('error', (err) => log.error({ err }, 'queue connection error'));
   worker.on('failed', (job, err) => log.error({ err, jobId: job?.id }, 'crawl job failed'));

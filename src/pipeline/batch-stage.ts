@@ -140,6 +140,12 @@ export interface ItemSink {
   errors: ErrorRecord[];
   seen: SeenSkill[];
   changed: (skill: ChangedSkill) => void;
+  /**
+   * Skill folders of this crawl that had a sibling file left out (one set per source crawl). Sources yield that
+   * problem just before the skill, and only when they read the files: a stat key stored with such a skill would
+   * let the next run skip reading it, and its problem would silently vanish from `index_errors`.
+   */
+  leftOut: Set<string>;
 }
 
 /**
@@ -157,8 +163,14 @@ export function routeItem(
   if ('scope' in item && item.scope === 'file') {
     // A sibling file or folder left out: recorded, but no skill was lost, so not counted as one.
     sink.errors.push({ sourceId: item.sourceId, path: item.path, code: item.code, message: item.message });
+    const sibling = item.path.toLowerCase().endsWith('.md');
+    if (sibling) sink.leftOut.add(parentFolder(item.path));
     // A folder (or submodule) that could not be read hides the skills below it.
-    return { partial: !item.path.toLowerCase().endsWith('.md') && item.code !== ERROR_CODES.PATH_ESCAPE };
+    return { partial: !sibling && item.code !== ERROR_CODES.PATH_ESCAPE };
+  }
+  if ('files' in item && sink.leftOut.delete(item.path)) {
+    // Indexed without a sibling: no stat key, so every run reads it again and reports the left-out file.
+    item = { ...item, statKey: undefined };
   }
   sink.counts.seen++;
   const t = triage(item, known, reembed);
@@ -180,6 +192,12 @@ export function routeItem(
     sink.changed(t);
   }
   return { partial: false };
+}
+
+/** The folder of a file path relative to the source root (`.` for a file at the root). */
+function parentFolder(path: string): string {
+  const slash = path.lastIndexOf('/');
+  return slash < 0 ? '.' : path.slice(0, slash);
 }
 
 /** A source as a run records it: credentials removed from its location. */

@@ -28,6 +28,11 @@ export interface EmbeddedRunOptions {
   model: ModelSpec;
   /** CPU threads for inference. */
   threads: number;
+  /**
+   * An embed pool the caller owns (loaded with `model`): used instead of starting one, and left open. Lets a
+   * caller that runs many indexes in one process (the model-based test) load the model once.
+   */
+  pool?: Pick<EmbedPool, 'workers' | 'embed'>;
   /** Skills per write transaction (and per embed task). Default 128. */
   batchSize?: number;
   /** Batches embedded or waiting to be written at once; the crawler waits beyond it. Default 2 × workers. */
@@ -119,9 +124,11 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
     const thisRun = runId;
     // The pool (and the model in every thread) is started only when something needs embedding, so an
     // unchanged re-index never pays for it.
-    const embedPool = (): EmbedPool => (pool ??= new EmbedPool({ model, threads: options.threads }));
+    const embedPool = (): Pick<EmbedPool, 'embed'> =>
+      options.pool ?? (pool ??= new EmbedPool({ model, threads: options.threads }));
     // Enough batches in flight that the crawler fills the next sort window while workers embed this one.
-    const maxInFlight = options.maxInFlight ?? Math.max(4, poolShape(options.threads).workers * 4);
+    const workers = options.pool?.workers ?? poolShape(options.threads).workers;
+    const maxInFlight = options.maxInFlight ?? Math.max(4, workers * 4);
     const queue = new EmbedQueue((texts) =>
       embedPool()
         .embed(texts)
@@ -220,6 +227,7 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
       const known = writer.knownForSource(spec.id, model.id);
       const wants = globFilter(spec.include, spec.exclude);
       let partial = false;
+      const leftOut = new Set<string>();
       const crawl = source.crawl({
         isUnchanged: (id, statKey) => unchangedByStat(known, id, statKey, reembed),
         wants,
@@ -248,6 +256,7 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
             counts,
             errors,
             seen,
+            leftOut,
             changed: (t) => pending.push(t),
           });
           if (routed.partial) partial = true;

@@ -171,6 +171,19 @@ const MIGRATIONS: readonly string[] = [
   DROP INDEX skills_source;
   CREATE INDEX skills_source ON skills(source_id, id, content_hash, stat_key, removed_at, parse_version);
   `,
+  /* v4: one FTS update trigger. SQLite fires the triggers of one event newest first, so v1's pair inserted
+     the new text, then deleted the row from skills_fts again: an updated skill dropped out of full-text search. */ `
+  DROP TRIGGER skills_fts_update_old;
+  DROP TRIGGER skills_fts_update_new;
+  CREATE TRIGGER skills_fts_update AFTER UPDATE OF name, description, body, removed_at ON skills BEGIN
+    INSERT INTO skills_fts(skills_fts, rowid, name, description, body)
+      SELECT 'delete', old.rowid, old.name, old.description, old.body WHERE old.removed_at IS NULL;
+    INSERT INTO skills_fts(rowid, name, description, body)
+      SELECT new.rowid, new.name, new.description, new.body WHERE new.removed_at IS NULL;
+  END;
+  -- Rows the old triggers dropped come back: the index is rebuilt from the live skills.
+  INSERT INTO skills_fts(skills_fts) VALUES ('rebuild');
+  `,
 ];
 
 /** The schema version this build writes and understands. */
