@@ -46,9 +46,6 @@ describe('distributed fault injection', () => {
     console.info(`fault injection seed 21: ${result.firstStatus}, ${result.backfills} backfill(s)`);
   }, 900_000);
 
-  // Needs the coordinator's Redis-data-loss detection (issue 11, section 2 item 2): with AOF off, a Redis
-  // restart mid-run must end the run `failed` with its own code, never `completed`, and a rerun must complete.
-  it.todo(
-    'AOF off: a Redis restart mid-backfill ends the run failed (Redis lost data), and a rerun completes',
-  );
+  // AOF off (Redis restarted empty mid-run: a loud E_REDIS_DATA_LOST failure, then a rerun completes) is
+  // test/redis-data-loss.test.ts.
 });
