@@ -75,8 +75,9 @@ smoke_base_images
 
 t0=$(date +%s)
 log "building $SMOKE_IMAGE from the Dockerfile (target runtime)"
-nice -n 10 "$SMOKE_DOCKER_BIN" build -q --target runtime -t "$SMOKE_IMAGE" . >/dev/null ||
-  fail "docker build failed"
+# nice: the build compiles better-sqlite3 when its prebuilt binary cannot be downloaded (several minutes).
+nice -n 10 "$SMOKE_DOCKER_BIN" build --progress=plain --target runtime -t "$SMOKE_IMAGE" . >"$SMOKE_TMP/build.log" 2>&1 ||
+  { tail -n 40 "$SMOKE_TMP/build.log" >&2; fail "docker build failed"; }
 SMOKE_BUILD_S=$(($(date +%s) - t0))
 SMOKE_IMAGE_SIZE=$("$SMOKE_DOCKER_BIN" image ls "$SMOKE_IMAGE" --format '{{.Size}}')
 log "image built in ${SMOKE_BUILD_S}s: $SMOKE_IMAGE_SIZE"

@@ -198,7 +198,7 @@ smoke_stack_run() {
   node -e "
     const lines = require('fs').readFileSync(process.argv[1], 'utf8').trim().split('\n');
     const r = JSON.parse(lines.at(-1));
-    const c = r.counts ?? r.run?.counts ?? r;
+    const c = r.summary?.counts ?? r.counts;
     const ok = c.indexed === +process.argv[2] && c.failed === +process.argv[3];
     if (!ok) { console.error('backfill summary ' + JSON.stringify(r) + ' differs from the database'); process.exit(1); }
   " "$SMOKE_TMP/backfill.json" "$SMOKE_INDEXED" "$SMOKE_REJECTED" || fail "backfill summary"
