@@ -84,5 +84,6 @@ log "image built in ${SMOKE_BUILD_S}s: $SMOKE_IMAGE_SIZE"
 
 smoke_stack_run
 
+smoke_engine_stop
 total=$(($(date +%s) - SMOKE_STARTED))
 echo "compose smoke OK in ${total}s: image $SMOKE_IMAGE_SIZE (built ${SMOKE_BUILD_S}s); indexed $SMOKE_INDEXED rejected $SMOKE_REJECTED (= embedded reference); backfill ${SMOKE_BACKFILL_S}s; worker stop exit 0 in ${SMOKE_STOP_S}s (grace ${SMOKE_GRACE_S}s); SIGKILL worker + writer at $SMOKE_KILL_AT rows, restarted, every skill once; integrity ok; metrics ok; dashboard 401/200; reader ok=$SMOKE_READER_OK errors=0"

@@ -206,16 +206,12 @@ export async function startWorkerRole(options: WorkerRoleOptions): Promise<Worke
       closing = true;
       const graceful = worker.close();
       const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs).unref());
-      const timedOut = (await Promise.race([graceful, timer])) === 'timeout';
-      if (timedOut) {
+      if ((await Promise.race([graceful, timer])) === 'timeout') {
         log.warn({ graceMs }, 'grace period over: closing with jobs in hand (they will be redelivered)');
         await worker.close(true);
       }
       await swapping;
-      // Past the grace, the texts still queued for the threads belong to jobs handed back: waiting for them
-      // (close) would outlast the container's stop timeout and end in a SIGKILL, so stop the threads now.
-      if (timedOut) await current?.pool.destroy();
-      else await current?.pool.close();
+      await current?.pool.close();
       await queues.close();
     },
   };
