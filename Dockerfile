@@ -3,8 +3,12 @@
 #   docker build -t skillsmith-indexer .
 #   docker run --rm skillsmith-indexer --help
 #
-# Base: node:22-slim (Debian, glibc). Not Alpine: onnxruntime-node ships no musl binding. Why, and what the
+# Base: node:22-slim (Debian, glibc) to build; its Debian, bookworm-slim, plus the same `node` binary to run (no
+# npm, headers or toolchain in the image). Not Alpine: onnxruntime-node ships no musl binding. Why, and what the
 # alternatives cost: docs/adr/0001-glibc-node-slim-base-image.md.
+#
+# Git sources (git+https://…, git@host:…) need git in the image: `docker build --build-arg WITH_GIT=true .`
+# (or WITH_GIT=true in .env for compose). Off by default: git with perl and ssh is about 100 MB.
 #
 # Native modules (better-sqlite3, onnxruntime-node, msgpackr-extract) are installed inside the builder, for this
 # image's Node and architecture; nothing is copied from the host (.dockerignore keeps node_modules and dist out).
@@ -59,7 +63,10 @@ RUN node --input-type=module -e "const { ensureBuiltinModel } = await import('./
 # ---------------------------------------------------------------------------------------------------------------
 FROM builder AS prod-deps
 # Production dependencies only. onnxruntime-node carries binaries for every OS and CPU (about 290 MB): keep
-# linux/<this arch> only. better-sqlite3's compiler leftovers (objects, the SQLite amalgamation) go too.
+# linux/<this arch> only. better-sqlite3's compiler leftovers (objects, the SQLite amalgamation) go too, and so
+# does what Node never loads: type declarations, TypeScript sources, source maps, markdown, protobufjs's own CLI
+# (pbjs/pbts), and typescript (20 MB), which prune keeps as an optional peer of valibot that is also a dev
+# dependency here; valibot never loads it.
 RUN npm prune --omit=dev --no-audit --no-fund \
     && ort=node_modules/onnxruntime-node/bin/napi-v6 \
     && arch="$(node -p process.arch)" \
@@ -69,20 +76,31 @@ RUN npm prune --omit=dev --no-audit --no-fund \
     && rm -rf node_modules/better-sqlite3/deps node_modules/better-sqlite3/src \
               node_modules/better-sqlite3/build/Release/obj node_modules/better-sqlite3/build/Release/obj.target \
               node_modules/better-sqlite3/build/Release/test_extension.node \
-    && find node_modules/better-sqlite3/build -name '*.a' -delete
+    && find node_modules/better-sqlite3/build -name '*.a' -delete \
+    && rm -rf node_modules/protobufjs/cli node_modules/typescript \
+    && find node_modules -type f \( -name '*.d.ts' -o -name '*.d.cts' -o -name '*.d.mts' -o -name '*.ts' \
+         -o -name '*.map' -o -name '*.md' -o -name '*.markdown' \) -delete
 
 # ---------------------------------------------------------------------------------------------------------------
-# runtime: dist/src, production node_modules, package.json and the prebuilt model; runs as `node` under tini.
+# runtime: node, dist/src, production node_modules, package.json and the prebuilt model; runs as `node` under
+# tini. The Debian of node:22-slim without npm, Node's headers or anything else only builds need.
 # ---------------------------------------------------------------------------------------------------------------
-FROM node:22-slim AS runtime
+FROM debian:bookworm-slim AS runtime
+ARG WITH_GIT=false
 
 # tini: PID 1 that forwards SIGTERM to node (graceful drain on `docker stop`) and reaps zombies (git children).
-# git + openssh-client: git sources (`git+https://…`, `git@host:…`) run git; ca-certificates for its HTTPS.
+# WITH_GIT=true: git + openssh-client for git sources (`git+https://…`, `git@host:…`), ca-certificates for its
+# HTTPS (Node itself has its own CA store). The `node` user is uid/gid 1000, as in node:22-slim.
+# /snapshots: where `publish` writes snapshots for readers (a volume in docker-compose.yml), owned by `node`.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends tini git openssh-client ca-certificates \
-    && rm -rf /var/lib/apt/lists/* \
-    && mkdir -p /data /var/cache/skillsmith/git \
-    && chown node:node /data /var/cache/skillsmith /var/cache/skillsmith/git
+    && apt-get install -y --no-install-recommends tini \
+       $(if [ "$WITH_GIT" = true ]; then echo git openssh-client ca-certificates; fi) \
+    && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log \
+    && groupadd --gid 1000 node \
+    && useradd --uid 1000 --gid node --shell /bin/bash --create-home node \
+    && mkdir -p /data /snapshots /var/cache/skillsmith/git \
+    && chown node:node /data /snapshots /var/cache/skillsmith /var/cache/skillsmith/git
+COPY --from=builder /usr/local/bin/node /usr/local/bin/node
 
 # SKILLSMITH_METRICS_PORT is deliberately not set here: the roles would read it as their --metrics-port default,
 # and a one-off command exec'd into a running container would then collide with the role's port.
@@ -101,7 +119,9 @@ COPY --from=builder /var/cache/skillsmith/models /var/cache/skillsmith/models
 # `skillsmith-index` on PATH for `docker compose exec <service> skillsmith-index …` (exec skips the ENTRYPOINT).
 # Then prove the image works before it is shipped: both native bindings load under this Node, and the default
 # model is found in the cache (not rebuilt: the models folder must not change) and opens in onnxruntime.
+# `--help` loads every command's modules: a dependency pruned above that is needed at run time fails here.
 RUN ln -s /app/dist/src/cli/main.js /usr/local/bin/skillsmith-index \
+    && skillsmith-index --help >/dev/null \
     && node --input-type=module -e "import { readdirSync } from 'node:fs'; import Database from 'better-sqlite3'; import * as ort from 'onnxruntime-node'; import { ensureDefaultModel } from './dist/src/model/default-model.js'; new Database(':memory:').prepare('SELECT sqlite_version()').get(); const models = process.env.SKILLSMITH_CACHE_DIR + '/models'; const before = readdirSync(models).join(); const dir = await ensureDefaultModel(); if (readdirSync(models).join() !== before) throw new Error('default model was rebuilt: cache key mismatch'); await ort.InferenceSession.create(dir + '/model.onnx'); console.log('smoke ok:', process.version, dir);"
 
 USER node

@@ -17,6 +17,7 @@ interface Service {
   image?: string;
   build?: string | { context?: string; target?: string };
   command?: string | string[];
+  entrypoint?: string | string[];
   init?: boolean;
   stop_grace_period?: string;
   volumes?: (string | { source?: string; target?: string })[];
@@ -76,9 +77,15 @@ function isOurs(service: Service): boolean {
   return service.build !== undefined || (service.image ?? '').startsWith('skillsmith-indexer');
 }
 
-/** Services that run the CLI: our image, final stage (not the dev builder, whose command is npm). */
+/**
+ * Services that run the CLI: our image, final stage (not the dev builder, whose command is npm), with the image's
+ * entrypoint (not the reader, which runs its own loop script around `search`).
+ */
 const cliServices = services.filter(
-  ([, s]) => isOurs(s) && (typeof s.build !== 'object' || (s.build.target ?? 'runtime') === 'runtime'),
+  ([, s]) =>
+    isOurs(s) &&
+    s.entrypoint === undefined &&
+    (typeof s.build !== 'object' || (s.build.target ?? 'runtime') === 'runtime'),
 );
 
 describe('docker-compose.yml', () => {
@@ -189,15 +196,16 @@ describe('Dockerfile', () => {
     .filter((line) => line !== '');
   const named = (keyword: string) => instructions.filter((i) => i.toUpperCase().startsWith(`${keyword} `));
 
-  it('builds every stage on node:22-slim (glibc) or on an earlier stage', () => {
+  it('builds every stage on node:22-slim (glibc), its Debian (bookworm-slim), or an earlier stage', () => {
     const stages: string[] = [];
     const froms = named('FROM');
     expect(froms.length).toBeGreaterThanOrEqual(2); // multi-stage: the build toolchain stays out of the image
     for (const from of froms) {
       const [, image, stage] = /^FROM\s+(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?/i.exec(from) ?? [];
       expect(
-        image === 'node:22-slim' || /^node:22-slim@sha256:/.test(image ?? '') || stages.includes(image ?? ''),
-        `${from}: node:22-slim or an earlier stage`,
+        /^(node:22-slim|debian:bookworm-slim)(@sha256:\w+)?$/.test(image ?? '') ||
+          stages.includes(image ?? ''),
+        `${from}: node:22-slim, debian:bookworm-slim or an earlier stage`,
       ).toBe(true);
       if (stage) stages.push(stage);
     }
@@ -225,5 +233,24 @@ describe('Dockerfile', () => {
     expect(users.at(-1)).toMatch(/^USER\s+node\b/);
     expect(named('ENTRYPOINT').at(-1)).toBe('ENTRYPOINT ["tini", "--", "node", "dist/src/cli/main.js"]');
     expect(named('HEALTHCHECK').at(-1)).toContain('/healthz');
+  });
+});
+
+describe('readers and Redis auth in docker-compose.yml', () => {
+  it('gives readers the live file and the snapshots read-only, and the writer the snapshots read-write', () => {
+    const reader = compose.services.reader;
+    expect(reader?.profiles).toContain('readers');
+    const ro = (reader?.volumes ?? []).filter((v): v is string => typeof v === 'string' && v.endsWith(':ro'));
+    expect(ro.map((v) => v.split(':')[0])).toEqual(expect.arrayContaining(['skills-db', 'snapshots']));
+    expect(mounts(compose.services.writer!).map((m) => m.source)).toContain('snapshots');
+  });
+
+  it('passes REDIS_PASSWORD to Redis (requirepass, healthcheck) and to every role', () => {
+    const redis = compose.services.redis!;
+    expect(argv(redis).join(' ')).toContain('--requirepass ${REDIS_PASSWORD:-}');
+    expect([redis.healthcheck?.test ?? []].flat().join(' ')).toContain('REDISCLI_AUTH');
+    for (const [name, s] of cliServices) {
+      if (argv(s).includes('--redis')) expect(s.environment?.REDIS_PASSWORD, name).toBeDefined();
+    }
   });
 });

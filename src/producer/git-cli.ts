@@ -154,7 +154,12 @@ export function runGit(
       errBytes += chunk.length;
     });
     child.on('error', (e) => {
-      fail(new GitError('spawn', `cannot run ${runner.binary}: ${e.message}`, ''));
+      // Not installed: say where to get it (the Docker image has git only when built with WITH_GIT=true).
+      const hint =
+        (e as NodeJS.ErrnoException).code === 'ENOENT'
+          ? ' (install git; the Docker image: build it with --build-arg WITH_GIT=true)'
+          : '';
+      fail(new GitError('spawn', `cannot run ${runner.binary}: ${e.message}${hint}`, ''));
     });
     child.on('close', (code) => {
       clearTimeout(timer);

@@ -9,8 +9,16 @@ export interface RedisTarget {
   prefix: string;
 }
 
-/** Validates a Redis URL from a flag or `REDIS_URL`; the message never quotes the password. */
-export function parseRedisUrl(value: string, from = '--redis'): string {
+/**
+ * Validates a Redis URL from a flag or `REDIS_URL`; the message never quotes the password. A password in
+ * `REDIS_PASSWORD` is added to a URL that carries none, so a deployment keeps the secret out of its command
+ * lines (docker-compose.yml: `--redis redis://redis:6379` plus the environment); a URL's own password wins.
+ */
+export function parseRedisUrl(
+  value: string,
+  from = '--redis',
+  password = process.env.REDIS_PASSWORD,
+): string {
   let url: URL;
   try {
     url = new URL(value);
@@ -27,7 +35,10 @@ export function parseRedisUrl(value: string, from = '--redis'): string {
       `${from} must be a redis:// or rediss:// URL (got ${url.protocol}//…)`,
     );
   }
-  return value;
+  if (!password || url.password) return value;
+  // The URL setter percent-encodes; ioredis decodes it back.
+  url.password = password;
+  return url.toString();
 }
 
 /** The URL with its password masked, for logs and messages. */
