@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -77,6 +77,7 @@ describe('Redis losing its data mid-run (no AOF)', () => {
     );
     expect(
       query(db, `SELECT code FROM index_errors WHERE code = 'E_REDIS_DATA_LOST' AND source_id = '*'`),
+      readFileSync(writer.log, 'utf8').slice(-3000),
     ).toHaveLength(1);
     expect(writer.child.exitCode).toBeNull(); // no "claim lost to another writer" exit
     expect(worker.child.exitCode).toBeNull();

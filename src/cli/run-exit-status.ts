@@ -4,7 +4,7 @@ import { EXIT, exitStatusOf, type ExitStatus } from '../shared/exit-status.js';
 /** What decides a finished run's exit status, in either mode. */
 export interface FinishedRun {
   status: 'completed' | 'interrupted' | 'failed';
-  sources: readonly { id: string; status?: string; error?: string }[];
+  sources?: readonly { id: string; status?: string; error?: string }[];
   /** Why a failed run failed (distributed runs carry it from the writer). */
   message?: string;
   code?: string;
@@ -16,9 +16,14 @@ export interface FinishedRun {
  */
 export function runExitStatus(run: FinishedRun): ExitStatus {
   if (run.status === 'interrupted') return EXIT.INTERRUPTED;
-  const failed = run.sources.filter((s) => s.status === 'failed');
+  if (run.status !== 'completed' && run.status !== 'failed') {
+    // Not a run summary (a writer that found the run already ended answers { stale: true }): never success.
+    process.stderr.write('skillsmith-index: the run ended without a summary from the writer; see `status`\n');
+    return EXIT.UNEXPECTED;
+  }
+  const failed = (run.sources ?? []).filter((s) => s.status === 'failed');
   if (run.status === 'failed') {
-    const none = run.sources.length > 0 && failed.length === run.sources.length;
+    const none = failed.length > 0 && failed.length === (run.sources ?? []).length;
     const code: ErrorCode | undefined = none
       ? ERROR_CODES.SOURCE_FAILED
       : isErrorCode(run.code)
@@ -33,7 +38,7 @@ export function runExitStatus(run: FinishedRun): ExitStatus {
   }
   if (failed.length > 0) {
     process.stderr.write(
-      `skillsmith-index: ${failed.length} of ${run.sources.length} sources could not be crawled (${failed
+      `skillsmith-index: ${failed.length} of ${(run.sources ?? []).length} sources could not be crawled (${failed
         .map((s) => s.id)
         .join(', ')}); the others are indexed [${ERROR_CODES.SOURCE_FAILED}]\n`,
     );

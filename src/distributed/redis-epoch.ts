@@ -33,18 +33,20 @@ export function redisDataLost(detail: string): IndexerError {
 }
 
 /**
- * Watches the epoch every `everyMs`: `onLost` is called once per loss, when the epoch was missing at start (Redis
- * came back empty while this role was down) or changed since (Redis lost its data while this role ran).
+ * Watches the epoch every `everyMs`. `onLost(detail, epoch)` is called once per loss: when the epoch was missing
+ * at start (Redis came back empty while this role was down; `epoch` undefined: every run in flight is affected),
+ * or when it changed since (Redis lost its data while this role ran; `epoch` is the new one: runs begun under it
+ * are fine). `epoch()` is the epoch as last seen.
  */
 export async function watchRedisEpoch(
   redis: Redis,
   prefix: string,
-  onLost: (detail: string) => void,
+  onLost: (detail: string, epoch: string | undefined) => void,
   everyMs = 5000,
-): Promise<{ stop: () => void }> {
+): Promise<{ stop: () => void; epoch: () => string }> {
   const first = await redisEpoch(redis, prefix);
   let current = first.epoch;
-  if (first.created) onLost('its epoch key was missing when the writer started');
+  if (first.created) onLost('its epoch key was missing when the writer started', undefined);
   let checking = false;
   const timer = setInterval(() => {
     if (checking) return;
@@ -53,11 +55,11 @@ export async function watchRedisEpoch(
       .then(async (same) => {
         if (same) return;
         current = (await redisEpoch(redis, prefix)).epoch;
-        onLost('its epoch key changed while the writer ran');
+        onLost('its epoch key changed while the writer ran', current);
       })
       .catch(() => undefined) // unreachable: BullMQ reports that; checked again next tick
       .finally(() => (checking = false));
   }, everyMs);
   timer.unref();
-  return { stop: () => clearInterval(timer) };
+  return { stop: () => clearInterval(timer), epoch: () => current };
 }

@@ -23,7 +23,7 @@ import { runProgressKey, ACTIVE_RUNS_KEY } from './run-progress.js';
 import { EXTEND_IF_OWNER } from './owned-key.js';
 import { releaseSourceLock, sourceLockKey } from './source-lock.js';
 import { WriterClaim } from './writer-claim.js';
-import { redisDataLost, watchRedisEpoch } from './redis-epoch.js';
+import { epochKey, redisDataLost, watchRedisEpoch } from './redis-epoch.js';
 import { EXIT } from '../shared/exit-status.js';
 
 /** Options of {@link startWriterRole}. */
@@ -90,11 +90,17 @@ export async function startWriterRole(options: WriterRoleOptions): Promise<Write
   redis.on('error', () => undefined);
   // Redis that loses its data loses the jobs runs are waiting on: end those runs failed, loudly, instead of
   // leaving them `running` forever (a rerun then completes the work).
-  const epochWatch = await watchRedisEpoch(redis, target.prefix, (detail) => {
+  // The epoch each run began under (runs begun before this process started: the epoch it started with). A run
+  // begun after Redis came back, under the new epoch, is not affected by the loss.
+  const runEpochs = new Map<number, string>();
+  const epochWatch = await watchRedisEpoch(redis, target.prefix, (detail, survivor) => {
     const error = redisDataLost(detail);
-    const runs = writer.failRunningRuns('distributed', error.code, error.message);
+    const spare = (runId: number): boolean =>
+      survivor !== undefined && (runEpochs.get(runId) ?? startEpoch) === survivor;
+    const runs = writer.failRunningRuns('distributed', error.code, error.message, spare);
     if (runs.length > 0) log.error({ runs, code: error.code }, error.message);
   });
+  const startEpoch = epochWatch.epoch();
 
   /**
    * Waits, without holding the worker, until `isReady`: the job goes back to delayed and is looked at again in
@@ -314,6 +320,11 @@ export async function startWriterRole(options: WriterRoleOptions): Promise<Write
         .hsetnx(runProgressKey(target.prefix, r.runKey), 'runId', String(runId))
         .exec()
         .catch(() => undefined);
+      // The producer read (or created) the epoch before asking: this is the epoch the run lives in.
+      runEpochs.set(
+        runId,
+        (await redis.get(epochKey(target.prefix)).catch(() => null)) ?? epochWatch.epoch(),
+      );
       log.info({ runKey: r.runKey, runId, jobId: job.id, sources: r.sources.map((s) => s.id) }, 'run begun');
       const reply: BeginRunReply = {
         runId,

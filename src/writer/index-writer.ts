@@ -560,17 +560,26 @@ export class IndexWriter {
       message,
       line: null,
       statKey: null,
+      parseVersion: 1,
       now: nowIso(),
     });
   }
 
-  failRunningRuns(mode: 'embedded' | 'distributed', code: ErrorCode, message: string): number[] {
+  failRunningRuns(
+    mode: 'embedded' | 'distributed',
+    code: ErrorCode,
+    message: string,
+    /** Runs to leave running (e.g. begun after the loss). */
+    spare: (runId: number) => boolean = () => false,
+  ): number[] {
     const now = nowIso();
     return this.db.transaction(() => {
-      const ids = this.db
-        .prepare(`SELECT id FROM index_runs WHERE status = 'running' AND mode = ?`)
-        .pluck()
-        .all(mode) as number[];
+      const ids = (
+        this.db
+          .prepare(`SELECT id FROM index_runs WHERE status = 'running' AND mode = ?`)
+          .pluck()
+          .all(mode) as number[]
+      ).filter((id) => !spare(id));
       for (const runId of ids) {
         this.db
           .prepare(`UPDATE index_runs SET status = 'failed', finished_at = ? WHERE id = ?`)
