@@ -11,7 +11,8 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ensureDefaultModel } from '../src/model/default-model.js';
+import { ensureBuiltinModel } from '../src/model/default-model.js';
+import { WALK_MODEL } from '../test/model-based/walk.js';
 import { loadModelSpec } from '../src/model/model-spec.js';
 import { EmbedPool } from '../src/workers/embed-pool.js';
 import { testRedis, uniquePrefix } from '../test/support/redis.js';
@@ -43,7 +44,7 @@ const seeds = values.seed
 const steps = Number(values.steps);
 const log = values.verbose ? (l: string) => process.stderr.write(`${l}\n`) : undefined;
 
-const model = loadModelSpec(await ensureDefaultModel());
+const model = loadModelSpec(await ensureBuiltinModel(WALK_MODEL));
 const pool = new EmbedPool({ model, threads: 1 });
 const base = mkdtempSync(join(tmpdir(), 'skillsmith-soak-'));
 const started = Date.now();

@@ -90,7 +90,9 @@ describe('a crawl that could not read everything', () => {
     w.prepare(`UPDATE embedding_models SET text_config = '{"version":0}'`).run();
     w.close();
     const again = await run();
-    expect(again.counts).toMatchObject({ seen: 2, unchanged: 0 });
+    // The skills are written again for their new vectors; they are unchanged, and counted so
+    // (seen = indexed + unchanged + failed).
+    expect(again.counts).toMatchObject({ seen: 2, indexed: 0, unchanged: 2, reembedded: 2 });
     const r = new Database(db, { readonly: true });
     expect(JSON.parse(r.prepare('SELECT text_config FROM embedding_models').pluck().get() as string)).toEqual(
       JSON.parse(JSON.stringify(TEXT_CONFIG)),

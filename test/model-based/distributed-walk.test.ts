@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import { ensureDefaultModel } from '../../src/model/default-model.js';
+import { ensureBuiltinModel } from '../../src/model/default-model.js';
+import { WALK_MODEL } from './walk.js';
 import { loadModelSpec, type ModelSpec } from '../../src/model/model-spec.js';
 import { EmbedPool } from '../../src/workers/embed-pool.js';
 import { tempDir } from '../helpers.js';
@@ -16,7 +17,7 @@ let model: ModelSpec;
 let pool: EmbedPool;
 let redis: TestRedis;
 beforeAll(async () => {
-  model = loadModelSpec(await ensureDefaultModel());
+  model = loadModelSpec(await ensureBuiltinModel(WALK_MODEL));
   pool = new EmbedPool({ model, threads: 1 });
   redis = await testRedis();
 });

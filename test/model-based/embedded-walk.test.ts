@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import { ensureDefaultModel } from '../../src/model/default-model.js';
+import { ensureBuiltinModel } from '../../src/model/default-model.js';
+import { WALK_MODEL } from './walk.js';
 import { loadModelSpec, type ModelSpec } from '../../src/model/model-spec.js';
 import { EmbedPool } from '../../src/workers/embed-pool.js';
 import { tempDir } from '../helpers.js';
@@ -17,7 +18,7 @@ const tmp = tempDir('skillsmith-walk-');
 let model: ModelSpec;
 let pool: EmbedPool;
 beforeAll(async () => {
-  model = loadModelSpec(await ensureDefaultModel());
+  model = loadModelSpec(await ensureBuiltinModel(WALK_MODEL));
   pool = new EmbedPool({ model, threads: 1 });
 });
 afterAll(async () => {

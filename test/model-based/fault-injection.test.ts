@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureDefaultModel } from '../../src/model/default-model.js';
+import { ensureBuiltinModel } from '../../src/model/default-model.js';
+import { WALK_MODEL } from './walk.js';
 import { loadModelSpec, type ModelSpec } from '../../src/model/model-spec.js';
 import { EmbedPool } from '../../src/workers/embed-pool.js';
 import { corpusDir, tempDir } from '../helpers.js';
@@ -18,7 +19,7 @@ let model: ModelSpec;
 let pool: EmbedPool;
 let redis: TestRedis;
 beforeAll(async () => {
-  model = loadModelSpec(await ensureDefaultModel());
+  model = loadModelSpec(await ensureBuiltinModel(WALK_MODEL));
   pool = new EmbedPool({ model, threads: 1 });
   redis = await testRedis({ appendonly: true });
 });

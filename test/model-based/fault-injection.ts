@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ModelSpec } from '../../src/model/model-spec.js';
+import { WALK_MODEL } from './walk.js';
 import { runEmbedded } from '../../src/pipeline/embedded-run.js';
 import type { EmbedPool } from '../../src/workers/embed-pool.js';
 import type { TestRedis } from '../support/redis.js';
@@ -63,7 +64,7 @@ export async function faultedBackfill(options: FaultRunOptions): Promise<FaultRu
   const injected: string[] = [];
   try {
     const backfill = async (): Promise<void> => {
-      const b = await runCliAsync(['backfill', ...options.sources, ...r]);
+      const b = await runCliAsync(['backfill', ...options.sources, '--model', WALK_MODEL, ...r]);
       if (b.code !== 0) throw new Error(`backfill exited ${b.code}: ${b.out.slice(-1500)}`);
     };
     await backfill();

@@ -42,6 +42,13 @@ export interface WalkOptions {
   log?: (line: string) => void;
 }
 
+/**
+ * The walk compares vectors made in differently batched runs byte for byte (within batchTolerance), so it uses the
+ * float32 model: the int8 default quantizes activations per batch, so its vector of a text moves with the text's
+ * batch-mates (up to ~1e-2 per element). int8's agreement with float32 is measured in the bench instead.
+ */
+export const WALK_MODEL = 'use-lite-en';
+
 export interface WalkResult {
   steps: number;
   kills: number;
@@ -107,7 +114,7 @@ export async function walk(options: WalkOptions): Promise<WalkResult> {
       if (kill) {
         kills++;
         await killedCliRun(
-          ['index', location, '--db', db, '--json', '--no-progress', '--threads', '1'],
+          ['index', location, '--model', WALK_MODEL, '--db', db, '--json', '--no-progress', '--threads', '1'],
           killAfterMs,
           {
             SKILLSMITH_CACHE_DIR: cache,
@@ -190,7 +197,7 @@ async function produce(
   cache: string,
 ): Promise<void> {
   const r = await runCliAsync(
-    ['produce', location, '--redis', mode.redisUrl, '--prefix', mode.prefix, '--json'],
+    ['produce', location, '--model', WALK_MODEL, '--redis', mode.redisUrl, '--prefix', mode.prefix, '--json'],
     {
       SKILLSMITH_CACHE_DIR: cache,
     },
