@@ -100,6 +100,23 @@ describe('skillsmith-index mcp (stdio, SDK client)', () => {
     expect(textOf(r)).toMatch(/^1\. flaky-test-triage \(skills\/flaky-test-triage\)/);
   });
 
+  it('search_skills can ask for spec-valid skills only, or leave out warning codes', async () => {
+    const query = 'summarize meeting notes into decisions and action items';
+    const all = hitsOf(await call(client, 'search_skills', { query, k: 10 }));
+    const ids = (hits: { id: string }[]): string[] => hits.map((h) => h.id);
+    const warned = all.find((h) => /meeting/i.test(h.id));
+    expect(warned).toBeDefined(); // the example indexed with W_INVALID_NAME
+    const strict = hitsOf(await call(client, 'search_skills', { query, k: 10, strict: true }));
+    expect(ids(strict)).not.toContain(warned?.id);
+    expect(strict.length).toBeGreaterThan(0);
+    const excluded = hitsOf(
+      await call(client, 'search_skills', { query, k: 10, excludeWarnings: ['W_INVALID_NAME'] }),
+    );
+    expect(ids(excluded)).not.toContain(warned?.id);
+    const folded = hitsOf(await call(client, 'search_skills', { query, k: 10, fold: true }));
+    expect(ids(folded)).toContain(warned?.id);
+  });
+
   it('search_skills honours mode, k and the source and path-prefix filters', async () => {
     const fts = hitsOf(await call(client, 'search_skills', { query: 'docker image', mode: 'fts', k: 1 }));
     expect(fts.map((h) => h.id)).toEqual(['skills/docker-image-slimming']);

@@ -31,6 +31,19 @@ const searchInput = {
     .max(1000)
     .optional()
     .describe('Only skills whose path in their source starts with this'),
+  strict: z
+    .boolean()
+    .optional()
+    .describe('Only spec-valid skills: no warning, nothing recovered from broken front matter'),
+  excludeWarnings: z
+    .array(z.string().regex(/^W_[A-Z_]+$/))
+    .max(50)
+    .optional()
+    .describe('Leave out skills carrying any of these warning codes, e.g. ["W_RECOVERED_NO_FRONT_MATTER"]'),
+  fold: z
+    .boolean()
+    .optional()
+    .describe('One result per group of near-identical copies (translations, copied folders)'),
 };
 
 const searchHit = z.object({
@@ -80,13 +93,17 @@ export function registerTools(server: McpServer, live: LiveIndex): void {
       outputSchema: { results: z.array(searchHit), mode: z.string(), k: z.number() },
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    async ({ query, k, mode, source, pathPrefix }) => {
+    async ({ query, k, mode, source, pathPrefix, strict, excludeWarnings, fold }) => {
       try {
         const filters: SearchFilters = {
           ...(source !== undefined && { sourceId: source }),
           ...(pathPrefix !== undefined && { pathPrefix }),
+          ...(strict !== undefined && { strict }),
+          ...(excludeWarnings !== undefined && excludeWarnings.length > 0 && { excludeWarnings }),
         };
-        const hits = await live.use((index) => index.search(query, { k, mode, filters }));
+        const hits = await live.use((index) =>
+          index.search(query, { k, mode, filters, ...(fold !== undefined && { fold }) }),
+        );
         const results = hits.map((h) => ({
           id: h.id,
           name: h.name,
