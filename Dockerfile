@@ -82,6 +82,17 @@ RUN npm prune --omit=dev --no-audit --no-fund \
          -o -name '*.map' -o -name '*.md' -o -name '*.markdown' \) -delete
 
 # ---------------------------------------------------------------------------------------------------------------
+# node-bin: the node binary without its symbol table (125 → 107 MB). JavaScript stack traces are unchanged; only
+# native symbolization (perf, llnode) needs the unstripped binary of the same version, from node:22-slim.
+# ---------------------------------------------------------------------------------------------------------------
+FROM node:22-slim AS node-bin
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends binutils \
+    && strip --strip-unneeded -o /tmp/node /usr/local/bin/node \
+    && /tmp/node --version \
+    && rm -rf /var/lib/apt/lists/*
+
+# ---------------------------------------------------------------------------------------------------------------
 # runtime: node, dist/src, production node_modules, package.json and the prebuilt model; runs as `node` under
 # tini. The Debian of node:22-slim without npm, Node's headers or anything else only builds need.
 # ---------------------------------------------------------------------------------------------------------------
@@ -100,7 +111,7 @@ RUN apt-get update \
     && useradd --uid 1000 --gid node --shell /bin/bash --create-home node \
     && mkdir -p /data /snapshots /var/cache/skillsmith/git \
     && chown node:node /data /snapshots /var/cache/skillsmith /var/cache/skillsmith/git
-COPY --from=builder /usr/local/bin/node /usr/local/bin/node
+COPY --from=node-bin /tmp/node /usr/local/bin/node
 
 # SKILLSMITH_METRICS_PORT is deliberately not set here: the roles would read it as their --metrics-port default,
 # and a one-off command exec'd into a running container would then collide with the role's port.
