@@ -99,7 +99,7 @@ export function registerWorkCommand(program: Command, log: Logger): void {
     )
     .option(
       '--concurrency <n>',
-      'jobs in hand at once (default: 2 per pool worker)',
+      'jobs in hand at once; their texts are pooled for the threads (default: 16, or 4 per pool worker if more)',
       intFlag('concurrency', 1),
     );
   withRedisOptions(cmd);
