@@ -100,6 +100,7 @@ export async function startWriterRole(options: WriterRoleOptions): Promise<Write
     const runs = writer.failRunningRuns('distributed', error.code, error.message, spare);
     if (runs.length > 0) log.error({ runs, code: error.code }, error.message);
   });
+  // Read by `spare` only when `survivor` is set, i.e. on a later tick, after this line has run.
   const startEpoch = epochWatch.epoch();
 
   /**
@@ -276,6 +277,7 @@ export async function startWriterRole(options: WriterRoleOptions): Promise<Write
         writer.updateTextConfig(run.modelId, e.textConfig);
       }
       writer.finishRun(runId, status, counts, e.sources);
+      runEpochs.delete(runId); // ended: nothing left to spare, and a long-lived writer must not grow the map
       if (status === 'failed' && message && isErrorCode(e.code))
         writer.recordRunError(runId, e.code, message);
       writer.checkpoint();
