@@ -5,7 +5,7 @@
 import { skillText } from '../src/model/text-config.js';
 import { dirSourceId } from '../src/producer/source-arg.js';
 import { crawlDir } from '../src/producer/dir-source.js';
-import { parseSkill } from '../src/producer/parse-skill.js';
+import { parseSkill } from '../src/stages/parse-skill.js';
 import type { BenchSource } from './child.js';
 
 export interface CorpusTexts {

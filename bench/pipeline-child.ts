@@ -4,7 +4,7 @@
  * and the process's peak RSS (all threads, ORT sessions of the pool workers included).
  */
 import { loadModelSpec } from '../src/model/model-spec.js';
-import { runEmbedded } from '../src/pipeline/embedded-run.js';
+import { runEmbedded } from '../src/embedded/embedded-run.js';
 import type { SourceSpec } from '../src/producer/source.js';
 import type { RunCounts } from '../src/shared/records.js';
 import { childMain, maxRssKb, type BenchSource } from './child.js';

@@ -9,7 +9,7 @@ import { loadModelSpec } from '../src/model/model-spec.js';
 import { skillText } from '../src/model/text-config.js';
 import { dirSourceId } from '../src/producer/source-arg.js';
 import { crawlDir } from '../src/producer/dir-source.js';
-import { parseSkill } from '../src/producer/parse-skill.js';
+import { parseSkill } from '../src/stages/parse-skill.js';
 import { createEmbedder } from '../src/workers/embedder.js';
 import { childMain, maxRssKb, type BenchSource } from './child.js';
 

@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { validate } from 'skills-ref';
 import { crawlDir } from '../src/producer/dir-source.js';
-import { parseSkill, type ParseResult } from '../src/producer/parse-skill.js';
+import { parseSkill, type ParseResult } from '../src/stages/parse-skill.js';
 import { ERROR_CODES, WARNING_CODES, type WarningCode } from '../src/shared/errors.js';
 import { table } from './markdown.js';
 

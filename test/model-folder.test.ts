@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadModelSpec } from '../src/model/model-spec.js';
-import { runEmbedded } from '../src/pipeline/embedded-run.js';
+import { runEmbedded } from '../src/embedded/embedded-run.js';
 import { createEmbedder } from '../src/workers/embedder.js';
 import { TINY_EMBEDDINGS, TINY_VOCAB, writeTinyHfModel } from './fixtures/tiny-hf-model.js';
 import { tempDir } from './helpers.js';

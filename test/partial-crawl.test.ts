@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureDefaultModel } from '../src/model/default-model.js';
 import { loadModelSpec, type ModelSpec } from '../src/model/model-spec.js';
 import { TEXT_CONFIG } from '../src/model/text-config.js';
-import { runEmbedded } from '../src/pipeline/embedded-run.js';
+import { runEmbedded } from '../src/embedded/embedded-run.js';
 import type { CrawlItem, SkillSource, SourceSpec } from '../src/producer/source.js';
 import { contentHash } from '../src/shared/content-hash.js';
 import { ERROR_CODES } from '../src/shared/errors.js';

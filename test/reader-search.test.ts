@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureDefaultModel } from '../src/model/default-model.js';
 import { loadModelSpec } from '../src/model/model-spec.js';
-import { runEmbedded } from '../src/pipeline/embedded-run.js';
+import { runEmbedded } from '../src/embedded/embedded-run.js';
 import { openIndex, type SearchMode, type SkillIndex } from '../src/reader/index.js';
 import { SCHEMA_VERSION } from '../src/writer/schema.js';
 import { cliPath, corpusDir, tempDir } from './helpers.js';

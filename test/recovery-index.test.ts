@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureDefaultModel } from '../src/model/default-model.js';
 import { loadModelSpec, type ModelSpec } from '../src/model/model-spec.js';
-import { runEmbedded } from '../src/pipeline/embedded-run.js';
+import { runEmbedded } from '../src/embedded/embedded-run.js';
 import { openIndex } from '../src/reader/index.js';
 import { WARNING_CODES } from '../src/shared/errors.js';
 import { PARSE_RULES_VERSION } from '../src/shared/parse-rules.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureDefaultModel } from '../src/model/default-model.js';
 import { loadModelSpec, type ModelSpec } from '../src/model/model-spec.js';
-import { runEmbedded } from '../src/pipeline/embedded-run.js';
+import { runEmbedded } from '../src/embedded/embedded-run.js';
 import type { SourceSpec } from '../src/producer/source.js';
 import { corpusDir, tempDir } from './helpers.js';
 

@@ -26,7 +26,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { resolveModelDir } from '../../src/model/default-model.js';
 import { loadModelSpec } from '../../src/model/model-spec.js';
-import { runEmbedded } from '../../src/pipeline/embedded-run.js';
+import { runEmbedded } from '../../src/embedded/embedded-run.js';
 import { openIndex } from '../../src/reader/index.js';
 import { reciprocalRankFusion } from '../../src/reader/fusion.js';
 import type { SearchMode, SkillIndex } from '../../src/reader/index.js';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { resolveModelDir } from '../model/default-model.js';
 import { loadModelSpec } from '../model/model-spec.js';
-import { runEmbedded, type RunSummary } from '../pipeline/embedded-run.js';
+import { runEmbedded, type RunSummary } from '../embedded/embedded-run.js';
 import { countSkillFolders } from '../producer/dir-source.js';
 import { parseSourceArg } from '../producer/source-arg.js';
 import { loadSourcesFile } from '../producer/sources-file.js';

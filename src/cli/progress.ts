@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress';
-import type { RunProgress } from '../pipeline/embedded-run.js';
+import type { RunProgress } from '../embedded/embedded-run.js';
 
 /** A progress bar on stderr, only when stderr is a TTY (never in logs or pipes). */
 export interface Progress {

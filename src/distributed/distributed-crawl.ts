@@ -2,8 +2,8 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ModelSpec } from '../model/model-spec.js';
 import { TEXT_CONFIG } from '../model/text-config.js';
-import { routeItem, runSourceOf, unchangedByStat } from '../pipeline/batch-stage.js';
-import { globFilter } from '../pipeline/embedded-run.js';
+import { routeItem, runSourceOf, unchangedByStat } from '../stages/triage.js';
+import { globFilter } from '../embedded/embedded-run.js';
 import { createSource } from '../producer/create-source.js';
 import type { SkillSource, SourceSpec, SourceState } from '../producer/source.js';
 import type {

@@ -8,7 +8,7 @@ import { jobId, QUEUES } from '../shared/queues.js';
 import type { RedisTarget } from '../shared/redis-connection.js';
 import { poolShape } from '../workers/cpu-budget.js';
 import { EmbedPool } from '../workers/embed-pool.js';
-import { EmbedQueue } from '../pipeline/embed-queue.js';
+import { EmbedQueue } from '../stages/embed-queue.js';
 import { vectorToBlob } from '../writer/vector-blob.js';
 import { PipelineQueues, workerOptions } from './pipeline-queues.js';
 

@@ -9,7 +9,7 @@ export interface StoredFile {
 
 /**
  * The parser appends each sibling `.md` file to the body after a `<!-- file: NAME -->` line (see
- * src/producer/parse-skill.ts); only names the crawler could have produced (one path segment ending in `.md`)
+ * src/stages/parse-skill.ts); only names the crawler could have produced (one path segment ending in `.md`)
  * count as separators, so an HTML comment of another shape inside a body stays where it is.
  */
 const SIBLING_MARKER = /\n\n<!-- file: ([^/\n]+\.md) -->\n/i;

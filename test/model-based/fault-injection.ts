@@ -3,7 +3,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ModelSpec } from '../../src/model/model-spec.js';
 import { WALK_MODEL } from './walk.js';
-import { runEmbedded } from '../../src/pipeline/embedded-run.js';
+import { runEmbedded } from '../../src/embedded/embedded-run.js';
 import type { EmbedPool } from '../../src/workers/embed-pool.js';
 import type { TestRedis } from '../support/redis.js';
 import { diffStates, integrityCheck, readState } from './compare.js';

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ModelSpec } from '../../src/model/model-spec.js';
-import { runEmbedded } from '../../src/pipeline/embedded-run.js';
+import { runEmbedded } from '../../src/embedded/embedded-run.js';
 import { createGitSource } from '../../src/producer/git-source.js';
 import { parseSourceArg } from '../../src/producer/source-arg.js';
 import { createSource } from '../../src/producer/create-source.js';

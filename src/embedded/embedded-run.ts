@@ -11,8 +11,8 @@ import type { EmbeddingRecord, ErrorRecord, RunCounts, RunSource, SkillRecord } 
 import { poolShape } from '../workers/cpu-budget.js';
 import { EmbedPool } from '../workers/embed-pool.js';
 import { IndexWriter, type SeenSkill } from '../writer/index-writer.js';
-import { routeItem, runSourceOf, unchangedByStat } from './batch-stage.js';
-import { EmbedQueue } from './embed-queue.js';
+import { routeItem, runSourceOf, unchangedByStat } from '../stages/triage.js';
+import { EmbedQueue } from '../stages/embed-queue.js';
 
 /** Options of {@link runEmbedded}. */
 export interface EmbeddedRunOptions {

@@ -1,5 +1,5 @@
 import { skillText, textHash } from '../model/text-config.js';
-import { parseSkill } from '../producer/parse-skill.js';
+import { parseSkill } from '../stages/parse-skill.js';
 import { ERROR_CODES } from '../shared/errors.js';
 import { PARSE_RULES_VERSION } from '../shared/parse-rules.js';
 import type { ErrorRecord, RunCounts, RunSource, SkillRecord } from '../shared/records.js';
