@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { globFilter } from '../src/embedded/embedded-run.js';
+import { globFilter } from '../src/stages/glob-filter.js';
 import { parseSourceArg } from '../src/producer/source-arg.js';
 import { loadSourcesFile } from '../src/producer/sources-file.js';
 import { redactUrl } from '../src/shared/redact.js';

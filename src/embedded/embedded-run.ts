@@ -1,18 +1,19 @@
 import { resolve } from 'node:path';
 import type { ModelSpec } from '../model/model-spec.js';
 import { TEXT_CONFIG } from '../model/text-config.js';
-import picomatch from 'picomatch';
 import { createSource } from '../producer/create-source.js';
 import { dirSourceId } from '../producer/source-arg.js';
 import type { SkillSource, SourceSpec, SourceState } from '../producer/source.js';
-import { redactUrl } from '../shared/redact.js';
 import { IndexerError, ERROR_CODES } from '../shared/errors.js';
-import type { EmbeddingRecord, ErrorRecord, RunCounts, RunSource, SkillRecord } from '../shared/records.js';
+import type { RunCounts, RunSource } from '../shared/records.js';
+import { crawlSource, runSourceOf } from '../stages/crawl-source.js';
+import { EmbedQueue } from '../stages/embed-queue.js';
+import { OpenBatch } from '../stages/open-batch.js';
+import type { ChangedSkill } from '../stages/triage.js';
 import { poolShape } from '../workers/cpu-budget.js';
 import { EmbedPool } from '../workers/embed-pool.js';
-import { IndexWriter, type SeenSkill } from '../writer/index-writer.js';
-import { routeItem, runSourceOf, unchangedByStat } from '../stages/triage.js';
-import { EmbedQueue } from '../stages/embed-queue.js';
+import { IndexWriter } from '../writer/index-writer.js';
+import { BatchWrites } from './batch-writes.js';
 
 /** Options of {@link runEmbedded}. */
 export interface EmbeddedRunOptions {
@@ -68,10 +69,32 @@ export interface RunSummary {
   failedSources: { id: string; message: string }[];
 }
 
-interface PendingSkill {
-  record: SkillRecord;
-  textHash: string;
-  text: string;
+/** What a run adds up as it goes. */
+interface Tally {
+  counts: RunCounts;
+  /** Tokens that went through the model. */
+  tokens: number;
+  /** Skills fully handled (written, unchanged or rejected). */
+  done: number;
+  failedSources: { id: string; message: string }[];
+}
+
+/** One embedded run, as its steps share it. */
+interface EmbeddedRun {
+  options: EmbeddedRunOptions;
+  writer: IndexWriter;
+  runId: number;
+  specs: readonly SourceSpec[];
+  sources: RunSource[];
+  /** The stored vectors were made from other text: every skill of this run is embedded anew. */
+  reembed: boolean;
+  tally: Tally;
+}
+
+/** A source crawled to its end, with the state to save once its skills are written. */
+interface Completed {
+  spec: SourceSpec;
+  state: SourceState | undefined;
 }
 
 /**
@@ -80,23 +103,12 @@ interface PendingSkill {
  */
 export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSummary> {
   const started = performance.now();
-  const batchSize = options.batchSize ?? 128;
-  const specs: SourceSpec[] = options.sources.map((s) =>
-    'root' in s ? { id: s.id ?? dirSourceId(s.root), kind: 'dir', location: resolve(s.root) } : s,
-  );
-  const dup = specs.find((s, i) => specs.findIndex((o) => o.id === s.id) !== i);
-  if (dup) {
-    throw new IndexerError(
-      ERROR_CODES.BAD_OPTION,
-      `two sources have the id "${dup.id}": skill ids would collide; give one another id (sources file) or index them separately`,
-    );
-  }
+  const specs = sourceSpecs(options.sources);
   // Created up front, so a malformed location fails before anything is written.
   const sourceObjects = specs.map((spec) => (options.createSource ?? createSource)(spec));
   const sources: RunSource[] = specs.map(runSourceOf);
   const { model } = options;
   const writer = IndexWriter.open({ path: options.db });
-  let pool: EmbedPool | undefined;
   const counts: RunCounts = {
     seen: 0,
     indexed: 0,
@@ -106,197 +118,35 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
     embedded: 0,
     warnings: 0,
   };
-  let tokens = 0;
-  let done = 0;
-  const failedSources: { id: string; message: string }[] = [];
+  const tally: Tally = { counts, tokens: 0, done: 0, failedSources: [] };
+  const embedder = lazyEmbedder(options, tally);
   let runId: number | undefined;
   try {
-    const { storedTextConfig } = writer.registerModel({
-      id: model.id,
-      dim: model.dim,
-      pooling: model.pooling,
-      textConfig: TEXT_CONFIG,
-    });
-    // The stored vectors were made from other text (TEXT_CONFIG changed): re-embed every skill of this run;
-    // texts already re-embedded by an interrupted earlier attempt are found by their new text hash.
-    const reembed = JSON.stringify(storedTextConfig) !== JSON.stringify(TEXT_CONFIG);
+    const reembed = registerModel(writer, model);
     runId = writer.beginRun({ mode: 'embedded', sources, modelId: model.id });
-    const thisRun = runId;
-    // The pool (and the model in every thread) is started only when something needs embedding, so an
-    // unchanged re-index never pays for it.
-    const embedPool = (): Pick<EmbedPool, 'embed'> =>
-      options.pool ?? (pool ??= new EmbedPool({ model, threads: options.threads }));
-    // Enough batches in flight that the crawler fills the next sort window while workers embed this one.
-    const workers = options.pool?.workers ?? poolShape(options.threads).workers;
-    const maxInFlight = options.maxInFlight ?? Math.max(4, workers * 4);
-    const queue = new EmbedQueue((texts) =>
-      embedPool()
-        .embed(texts)
-        .then((r) => {
-          tokens += r.tokens;
-          counts.embedded += texts.length;
-          return r;
-        }),
-    );
-
-    const inFlight = new Set<Promise<void>>();
-    let failure: unknown;
-    // Texts being embedded right now, so a text met twice in one run goes through the model once.
-    const embedding = new Map<string, Promise<Float32Array>>();
-    const report = (): void => options.onProgress?.({ ...counts, done });
-
-    let pending: PendingSkill[] = [];
-    let errors: ErrorRecord[] = [];
-    let seen: SeenSkill[] = [];
-
-    const flush = async (): Promise<void> => {
-      const skills = pending;
-      const batchErrors = errors;
-      const batchSeen = seen;
-      pending = [];
-      errors = [];
-      seen = [];
-      if (skills.length === 0 && batchErrors.length === 0 && batchSeen.length === 0) return;
-      // Backpressure: the crawler stops here until a batch slot is free. Queued texts go out first, since
-      // the batches in flight may be waiting for them.
-      if (inFlight.size >= maxInFlight) queue.dispatch();
-      while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
-      if (failure) throw failure;
-
-      const vectors = new Map<string, Promise<Float32Array> | Uint8Array>();
-      const mine: string[] = [];
-      for (const s of skills) {
-        if (vectors.has(s.textHash)) continue;
-        const stored = writer.vectorForText(model.id, s.textHash);
-        const running = embedding.get(s.textHash);
-        if (stored) vectors.set(s.textHash, stored);
-        else if (running) vectors.set(s.textHash, running);
-        else {
-          const v = queue.embed(s.text);
-          v.catch(() => undefined); // the batch task below reports the failure
-          vectors.set(s.textHash, v);
-          embedding.set(s.textHash, v);
-          mine.push(s.textHash);
-        }
-      }
-      const task = (async () => {
-        const embeddings: EmbeddingRecord[] = [];
-        for (const s of skills) {
-          const v = vectors.get(s.textHash) as Promise<Float32Array> | Uint8Array;
-          const vector = v instanceof Uint8Array ? v : await v;
-          embeddings.push({
-            skillId: s.record.id,
-            modelId: model.id,
-            chunk: 0,
-            vector,
-            textHash: s.textHash,
-          });
-        }
-        const { changed } = writer.writeBatch({
-          runId: thisRun,
-          skills: skills.map((s) => s.record),
-          embeddings,
-          errors: batchErrors,
-          seen: batchSeen,
-        });
-        counts.indexed += changed;
-        // Sent for writing with their content already stored: only their vectors are new (another model, a new
-        // text config). They are unchanged skills, re-embedded, so that seen = indexed + unchanged + failed.
-        counts.unchanged += skills.length - changed;
-        counts.reembedded = (counts.reembedded ?? 0) + skills.length - changed;
-        done += skills.length + batchErrors.length + batchSeen.length;
-        // Written: later batches find these vectors in the database.
-        for (const h of mine) embedding.delete(h);
+    const run: EmbeddedRun = { options, writer, runId, specs, sources, reembed, tally };
+    const report = (): void => options.onProgress?.({ ...counts, done: tally.done });
+    const writes = new BatchWrites({
+      writer,
+      runId,
+      modelId: model.id,
+      queue: embedder.queue,
+      maxInFlight: options.maxInFlight ?? defaultMaxInFlight(options),
+      counts,
+      onWritten: (handled) => {
+        tally.done += handled;
         report();
-      })();
-      const tracked = task.then(
-        () => void inFlight.delete(tracked),
-        (err: unknown) => {
-          inFlight.delete(tracked);
-          failure ??= err;
-        },
-      );
-      inFlight.add(tracked);
-    };
-
-    const completed: { spec: SourceSpec; state: SourceState | undefined }[] = [];
-    for (const [i, source] of sourceObjects.entries()) {
-      if (options.signal?.aborted) break;
-      const { spec } = source;
-      const runSource = sources[i]!;
-      const known = writer.knownForSource(spec.id, model.id);
-      const wants = globFilter(spec.include, spec.exclude);
-      let partial = false;
-      const leftOut = new Set<string>();
-      const crawl = source.crawl({
-        isUnchanged: (id, statKey) => unchangedByStat(known, id, statKey, reembed),
-        wants,
-        previous: writer.sourceState(spec.id),
-        maxFileBytes: options.maxFileBytes ?? 1024 * 1024,
-        signal: options.signal,
-        log: (msg, fields) => options.log?.(msg, { source: spec.id, ...fields }),
-      });
-      try {
-        for (;;) {
-          const next = await crawl.next();
-          if (next.done) {
-            if (partial) {
-              runSource.status = 'partial';
-              runSource.error =
-                'some folders could not be read: no tombstones, state not saved (see index_errors)';
-            } else if (!options.signal?.aborted) {
-              completed.push({ spec, state: next.value });
-              runSource.status = 'completed';
-              const commit = next.value?.commit;
-              if (typeof commit === 'string') runSource.commit = commit;
-            } else runSource.status = 'interrupted';
-            break;
-          }
-          const routed = routeItem(next.value, spec, known, reembed, {
-            counts,
-            errors,
-            seen,
-            leftOut,
-            changed: (t) => pending.push(t),
-          });
-          if (routed.partial) partial = true;
-          if (pending.length >= batchSize || seen.length + errors.length >= 4 * batchSize) await flush();
-        }
-      } catch (err) {
-        // Let the source clean up (git's cat-file process, open handles) before the error goes on.
-        await crawl.return(undefined).catch(() => undefined);
-        if (!(err instanceof IndexerError) || err.code !== ERROR_CODES.SOURCE_FAILED) throw err;
-        // One source failing must not stop the others: record it on the run and go on.
-        const message = redactUrl(err.message);
-        failedSources.push({ id: spec.id, message });
-        runSource.status = 'failed';
-        runSource.error = message;
-        errors.push({ sourceId: spec.id, path: '.', code: err.code, message });
-      }
-    }
-    await flush();
-    queue.dispatch();
-    while (inFlight.size > 0) await Promise.race(inFlight);
-    if (failure) throw failure;
-
-    const interrupted = options.signal?.aborted === true;
-    // Tombstones only for sources crawled to the end, and only now that all their batches are written.
-    // The same goes for what a source remembers (its commit, ETags): saved only once its skills are written.
-    if (!interrupted) {
-      for (const { spec, state } of completed) {
-        counts.removed += writer.tombstoneUnseen(spec.id, runId);
-        writer.saveSource(runId, spec, state);
-      }
-    }
-    // A run that could crawl none of its sources (a typo'd path, an unreachable host) is a failure, never an
-    // empty "completed" run: the caller exits non-zero. Some sources failing is a completed run with failedSources.
-    const noneCrawled = specs.length > 0 && failedSources.length === specs.length;
-    const status = interrupted ? 'interrupted' : noneCrawled ? 'failed' : 'completed';
-    // Every source seen to the end was re-embedded: the model's vectors are now all of the new text config.
-    if (reembed && !interrupted && completed.length === specs.length)
-      writer.updateTextConfig(model.id, TEXT_CONFIG);
-    writer.finishRun(runId, status, counts, sources);
-    writer.checkpoint();
+      },
+    });
+    const batch = new OpenBatch<ChangedSkill>({
+      size: options.batchSize ?? 128,
+      hold: (skill) => skill,
+      send: (lists) => writes.send(lists),
+    });
+    const completed = await crawlSources(run, sourceObjects, batch);
+    await batch.flush();
+    await writes.drain();
+    const status = finishRun(run, completed);
     report();
     return {
       runId,
@@ -306,28 +156,127 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
       sources,
       counts,
       durationMs: Math.round(performance.now() - started),
-      tokens,
-      failedSources,
+      tokens: tally.tokens,
+      failedSources: tally.failedSources,
     };
   } catch (err) {
     // Batches already written stay (each was one transaction); the run is marked so `status` tells.
     if (runId !== undefined) writer.finishRun(runId, 'failed', counts);
     throw err;
   } finally {
-    await pool?.close();
+    await embedder.close();
     writer.close();
   }
 }
 
+/** The run's sources as specs: plain folders get theirs (id = the folder's base name unless given). */
+function sourceSpecs(sources: EmbeddedRunOptions['sources']): SourceSpec[] {
+  const specs: SourceSpec[] = sources.map((s) =>
+    'root' in s ? { id: s.id ?? dirSourceId(s.root), kind: 'dir', location: resolve(s.root) } : s,
+  );
+  const dup = specs.find((s, i) => specs.findIndex((o) => o.id === s.id) !== i);
+  if (dup) {
+    throw new IndexerError(
+      ERROR_CODES.BAD_OPTION,
+      `two sources have the id "${dup.id}": skill ids would collide; give one another id (sources file) or index them separately`,
+    );
+  }
+  return specs;
+}
+
+/** Registers the model; true when its stored vectors were made from other text (TEXT_CONFIG changed). */
+function registerModel(writer: IndexWriter, model: ModelSpec): boolean {
+  const { storedTextConfig } = writer.registerModel({
+    id: model.id,
+    dim: model.dim,
+    pooling: model.pooling,
+    textConfig: TEXT_CONFIG,
+  });
+  // Then every skill of this run is re-embedded; texts already re-embedded by an interrupted earlier attempt
+  // are found by their new text hash.
+  return JSON.stringify(storedTextConfig) !== JSON.stringify(TEXT_CONFIG);
+}
+
 /**
- * The include/exclude filter of a source over skill folder paths (POSIX, relative; `.` = the root). No
- * include list means everything; exclude wins over include.
+ * The embed queue, over the caller's pool or over one started only when something needs embedding, so an
+ * unchanged re-index never pays for the model in every thread.
  */
-export function globFilter(
-  include?: readonly string[],
-  exclude?: readonly string[],
-): (path: string) => boolean {
-  const inc = include && include.length > 0 ? picomatch([...include], { dot: true }) : undefined;
-  const exc = exclude && exclude.length > 0 ? picomatch([...exclude], { dot: true }) : undefined;
-  return (path) => (!inc || inc(path)) && !(exc && exc(path));
+function lazyEmbedder(
+  options: EmbeddedRunOptions,
+  tally: Tally,
+): { queue: EmbedQueue; close: () => Promise<void> } {
+  let pool: EmbedPool | undefined;
+  const embedPool = (): Pick<EmbedPool, 'embed'> =>
+    options.pool ?? (pool ??= new EmbedPool({ model: options.model, threads: options.threads }));
+  const queue = new EmbedQueue((texts) =>
+    embedPool()
+      .embed(texts)
+      .then((r) => {
+        tally.tokens += r.tokens;
+        tally.counts.embedded += texts.length;
+        return r;
+      }),
+  );
+  return { queue, close: async () => await pool?.close() };
+}
+
+/** Enough batches in flight that the crawler fills the next sort window while workers embed this one. */
+function defaultMaxInFlight(options: EmbeddedRunOptions): number {
+  const workers = options.pool?.workers ?? poolShape(options.threads).workers;
+  return Math.max(4, workers * 4);
+}
+
+/** Crawls the sources one after another into the open batch; returns those crawled to their end. */
+async function crawlSources(
+  run: EmbeddedRun,
+  sourceObjects: readonly SkillSource[],
+  batch: OpenBatch<ChangedSkill>,
+): Promise<Completed[]> {
+  const { options, writer, tally } = run;
+  const completed: Completed[] = [];
+  for (const [i, source] of sourceObjects.entries()) {
+    if (options.signal?.aborted) break;
+    const { spec } = source;
+    const runSource = run.sources[i]!;
+    const crawled = await crawlSource({
+      source,
+      runSource,
+      known: writer.knownForSource(spec.id, options.model.id),
+      previous: writer.sourceState(spec.id),
+      reembed: run.reembed,
+      maxFileBytes: options.maxFileBytes ?? 1024 * 1024,
+      signal: options.signal,
+      log: (msg, fields) => options.log?.(msg, { source: spec.id, ...fields }),
+      counts: tally.counts,
+      batch,
+    });
+    runSource.status = crawled.status;
+    if (crawled.status === 'completed') completed.push({ spec, state: crawled.state });
+    if (crawled.failure) tally.failedSources.push({ id: spec.id, message: crawled.failure.message });
+  }
+  return completed;
+}
+
+/** Ends the run once every batch is written: tombstones, source states, its status. */
+function finishRun(run: EmbeddedRun, completed: readonly Completed[]): RunSummary['status'] {
+  const { options, writer, runId, specs, tally } = run;
+  const interrupted = options.signal?.aborted === true;
+  // Tombstones only for sources crawled to the end, and only now that all their batches are written.
+  // The same goes for what a source remembers (its commit, ETags): saved only once its skills are written.
+  if (!interrupted) {
+    for (const { spec, state } of completed) {
+      tally.counts.removed += writer.tombstoneUnseen(spec.id, runId);
+      writer.saveSource(runId, spec, state);
+    }
+  }
+  // A run that could crawl none of its sources (a typo'd path, an unreachable host) is a failure, never an
+  // empty "completed" run: the caller exits non-zero. Some sources failing is a completed run with failedSources.
+  const noneCrawled = specs.length > 0 && tally.failedSources.length === specs.length;
+  const status = interrupted ? 'interrupted' : noneCrawled ? 'failed' : 'completed';
+  // Every source seen to the end was re-embedded: the model's vectors are now all of the new text config.
+  if (run.reembed && !interrupted && completed.length === specs.length)
+    writer.updateTextConfig(options.model.id, TEXT_CONFIG);
+  writer.finishRun(runId, status, tally.counts, run.sources);
+  writer.checkpoint();
+  return status;
 }

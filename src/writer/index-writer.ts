@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { IndexerError, ERROR_CODES, type ErrorCode } from '../shared/errors.js';
+import type { KnownSkill, KnownSource, SeenSkill } from '../shared/known-skills.js';
 import type { RunCounts, SkillRecord, EmbeddingRecord, ErrorRecord, RunSource } from '../shared/records.js';
 import { redactUrl } from '../shared/redact.js';
 import { storageError } from '../shared/storage-error.js';
@@ -16,30 +17,6 @@ export interface IndexWriterOptions {
   path: string;
   /** How long a write waits for a lock held by another connection, in ms. Default 5000. */
   busyTimeoutMs?: number;
-}
-
-/** What the writer knows about one skill id, for the incremental check. */
-export interface KnownSkill {
-  contentHash: string;
-  statKey: string | null;
-  removed: boolean;
-  /** text_hash of the skill vector for the model asked about, or null when there is none. */
-  textHash: string | null;
-  /** The parse rules the row was made with (PARSE_RULES_VERSION). */
-  parseVersion: number;
-}
-
-/** What the database knows about one source, for the incremental check. */
-export interface KnownSource {
-  skills: Map<string, KnownSkill>;
-  /** The last rejection of each skill id that was rejected, with the stat key its files had then. */
-  rejections: Map<string, ErrorRecord & { statKey: string; parseVersion: number }>;
-}
-
-/** A skill seen but not rewritten. */
-export interface SeenSkill {
-  id: string;
-  statKey?: string | undefined;
 }
 
 /** Everything one batch writes, in one transaction. */
