@@ -100,44 +100,10 @@ export function parseSkill(doc: SkillDoc): ParseResult {
     warnings.push({ code, message });
   };
 
-  if (!OPEN_RE.test(lines[0] ?? '')) {
-    const md = titleAndParagraph(lines);
-    if (!md) return noFrontMatter(label, lines);
-    const name = folderName(doc);
-    warn(
-      WARNING_CODES.RECOVERED_NO_FRONT_MATTER,
-      `${label} has no YAML front matter: indexed under the folder name "${name}", described by the first paragraph after the title on line ${md.titleLine} (add '---', 'name: ${name}', 'description: …', '---' at the top)`,
-    );
-    if (charLength(md.paragraph) > MAX_DESCRIPTION_LENGTH) {
-      warn(
-        WARNING_CODES.LONG_DESCRIPTION,
-        `${label}: the paragraph used as description is ${charLength(md.paragraph)} characters, over the ${MAX_DESCRIPTION_LENGTH} the spec allows`,
-      );
-    }
-    return accept(doc, { name, description: md.paragraph, frontMatter: {}, body: text, warnings });
-  }
-
-  let close = lines.findIndex((l, i) => i > 0 && CLOSE_RE.test(l));
-  let bodyStart = close + 1;
-  if (close < 0) {
-    const blank = lines.findIndex((l, i) => i > 0 && l.trim() === '');
-    const where = blank > 0 ? ` (the first blank line is line ${blank + 1})` : '';
-    const unclosed = reject(
-      ERROR_CODES.NO_FRONT_MATTER,
-      `${label} line 1: the front matter opened with '---' is never closed: add a line '---' after the last field, before the Markdown body${where}`,
-      1,
-    );
-    const end = unclosedKeyLinesEnd(lines);
-    if (end === undefined) return unclosed;
-    const parsed = parseFrontMatter(lines.slice(1, end).join('\n'));
-    if (!parsed.ok) return unclosed;
-    close = end;
-    bodyStart = end;
-    warn(
-      WARNING_CODES.RECOVERED_UNCLOSED_FRONT_MATTER,
-      `${label} line 1: the front matter opened with '---' is never closed; read lines 2–${end} as front matter and the rest as the body (add a line '---' after line ${end})`,
-    );
-  }
+  if (!OPEN_RE.test(lines[0] ?? '')) return withoutFrontMatter(doc, label, text, lines, warnings);
+  const block = frontMatterEnd(lines, label, warn);
+  if ('ok' in block) return block;
+  const { close, bodyStart } = block;
 
   // Offsets inside the YAML text are on SKILL.md line (yamlLine + 1): line 1 of the file is the opening '---'.
   const parsed = parseFrontMatter(lines.slice(1, close).join('\n'));
@@ -186,34 +152,8 @@ export function parseSkill(doc: SkillDoc): ParseResult {
 
   let body = lines.slice(bodyStart).join('\n').replace(/^\n+/, '');
 
-  const rawDescription = frontMatter['description'];
-  const description = descriptionSchema.safeParse(rawDescription);
-  let descriptionText: string;
-  if (description.success) {
-    descriptionText = description.data;
-  } else {
-    const empty =
-      rawDescription === undefined || rawDescription === null || typeof rawDescription === 'string';
-    const paragraph = empty ? firstParagraph(body.split('\n')) : undefined;
-    const why =
-      rawDescription === undefined
-        ? `has no 'description'`
-        : empty
-          ? `has an empty 'description'`
-          : `has a 'description' that is ${kindOf(rawDescription)}, not text (quote it)`;
-    if (paragraph === undefined) {
-      return reject(
-        ERROR_CODES.MISSING_DESCRIPTION,
-        `${at('description')}: the front matter ${why}${empty ? ' and the body has no paragraph to use instead' : ''}: add 'description: <what the skill does and when to use it>'`,
-        keyLine('description'),
-      );
-    }
-    descriptionText = paragraph;
-    warn(
-      WARNING_CODES.RECOVERED_DESCRIPTION,
-      `${at('description')}: the front matter ${why}; the body's first paragraph is used instead (add 'description: <what the skill does and when to use it>')`,
-    );
-  }
+  const descriptionText = resolveDescription(frontMatter['description'], body, at, keyLine, warn);
+  if (typeof descriptionText !== 'string') return descriptionText;
 
   const name = resolveName(doc, frontMatter['name'], at('name'), warn);
 
@@ -250,6 +190,94 @@ export function parseSkill(doc: SkillDoc): ParseResult {
     body,
     warnings,
   });
+}
+
+/** A SKILL.md without front matter: recovered from its H1 title and first paragraph, or rejected with a hint. */
+function withoutFrontMatter(
+  doc: SkillDoc,
+  label: string,
+  text: string,
+  lines: readonly string[],
+  warnings: SkillWarning[],
+): ParseResult {
+  const md = titleAndParagraph(lines);
+  if (!md) return noFrontMatter(label, lines);
+  const name = folderName(doc);
+  warnings.push({
+    code: WARNING_CODES.RECOVERED_NO_FRONT_MATTER,
+    message: `${label} has no YAML front matter: indexed under the folder name "${name}", described by the first paragraph after the title on line ${md.titleLine} (add '---', 'name: ${name}', 'description: …', '---' at the top)`,
+  });
+  if (charLength(md.paragraph) > MAX_DESCRIPTION_LENGTH) {
+    warnings.push({
+      code: WARNING_CODES.LONG_DESCRIPTION,
+      message: `${label}: the paragraph used as description is ${charLength(md.paragraph)} characters, over the ${MAX_DESCRIPTION_LENGTH} the spec allows`,
+    });
+  }
+  return accept(doc, { name, description: md.paragraph, frontMatter: {}, body: text, warnings });
+}
+
+/**
+ * Where the front matter ends (its closing line) and where the body starts. One never closed is read up to
+ * the end of its leading key lines when those parse (with a warning); otherwise the skill is rejected.
+ */
+function frontMatterEnd(
+  lines: readonly string[],
+  label: string,
+  warn: (code: WarningCode, message: string) => void,
+): { close: number; bodyStart: number } | Rejection {
+  const close = lines.findIndex((l, i) => i > 0 && CLOSE_RE.test(l));
+  if (close >= 0) return { close, bodyStart: close + 1 };
+  const blank = lines.findIndex((l, i) => i > 0 && l.trim() === '');
+  const where = blank > 0 ? ` (the first blank line is line ${blank + 1})` : '';
+  const unclosed = reject(
+    ERROR_CODES.NO_FRONT_MATTER,
+    `${label} line 1: the front matter opened with '---' is never closed: add a line '---' after the last field, before the Markdown body${where}`,
+    1,
+  );
+  const end = unclosedKeyLinesEnd(lines);
+  if (end === undefined) return unclosed;
+  const parsed = parseFrontMatter(lines.slice(1, end).join('\n'));
+  if (!parsed.ok) return unclosed;
+  warn(
+    WARNING_CODES.RECOVERED_UNCLOSED_FRONT_MATTER,
+    `${label} line 1: the front matter opened with '---' is never closed; read lines 2–${end} as front matter and the rest as the body (add a line '---' after line ${end})`,
+  );
+  return { close: end, bodyStart: end };
+}
+
+/**
+ * The description: the field when it is text; else, when it is missing or empty (or not text), the body's
+ * first paragraph with a warning; else a rejection.
+ */
+function resolveDescription(
+  raw: unknown,
+  body: string,
+  at: (key: string) => string,
+  keyLine: (key: string) => number | undefined,
+  warn: (code: WarningCode, message: string) => void,
+): string | Rejection {
+  const description = descriptionSchema.safeParse(raw);
+  if (description.success) return description.data;
+  const empty = raw === undefined || raw === null || typeof raw === 'string';
+  const paragraph = empty ? firstParagraph(body.split('\n')) : undefined;
+  const why =
+    raw === undefined
+      ? `has no 'description'`
+      : empty
+        ? `has an empty 'description'`
+        : `has a 'description' that is ${kindOf(raw)}, not text (quote it)`;
+  if (paragraph === undefined) {
+    return reject(
+      ERROR_CODES.MISSING_DESCRIPTION,
+      `${at('description')}: the front matter ${why}${empty ? ' and the body has no paragraph to use instead' : ''}: add 'description: <what the skill does and when to use it>'`,
+      keyLine('description'),
+    );
+  }
+  warn(
+    WARNING_CODES.RECOVERED_DESCRIPTION,
+    `${at('description')}: the front matter ${why}; the body's first paragraph is used instead (add 'description: <what the skill does and when to use it>')`,
+  );
+  return paragraph;
 }
 
 /** The YAML of a front matter, parsed as the spec reads it; with unquoted `: ` values quoted when that alone fixes it. */
