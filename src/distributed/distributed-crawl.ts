@@ -289,6 +289,6 @@ async function abandonRun(run: DistributedRun, err: unknown): Promise<void> {
     await queues.write.add('run-end', end, { jobId: jobId('end', runKey, `a${run.attempt}`) });
     run.handedOver = true;
   } catch {
-    /* Redis is gone too: the locks are released below, the run stays running until a retry */
+    /* Redis is gone too: crawlDistributed releases the locks, the run stays running until a retry */
   }
 }

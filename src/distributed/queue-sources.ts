@@ -185,6 +185,7 @@ function knownFrom(reply: KnownReply): KnownSource {
   };
 }
 
+/** The `source-done` message: how a source's crawl ended, after its batches. */
 function sourceDone(
   q: SourceQueueing,
   spec: SourceSpec,
