@@ -107,7 +107,8 @@ async function queueSource(
     hold: (t) => heldSkill(t, known, q.reembed),
     bytesOf: (s) => s.record.body.length + s.record.description.length + (s.text?.length ?? 0),
     send: async (lists) => {
-      progress.sent += await sendBatch(q, spec.id, batchNo, lists);
+      const handled = await sendBatch(q, spec.id, batchNo, lists);
+      progress.sent += handled;
       progress.batches++;
       batchNo++;
       report();
@@ -126,7 +127,9 @@ async function queueSource(
     batch,
     onItem: () => void progress.crawled++,
   });
-  if (crawled.failure) slog.error({ err: crawled.failure.err }, 'source failed');
+  // The redacted message only: a git error quotes its URL, which may carry a token.
+  if (crawled.failure)
+    slog.error({ code: crawled.failure.err.code, error: crawled.failure.message }, 'source failed');
   await batch.flush();
   runSource.status = crawled.status;
   await q.queues.write.add('source-done', sourceDone(q, spec, batchNo, crawled.status, crawled.state), {

@@ -36,7 +36,7 @@ export interface EmbeddedRunOptions {
   pool?: Pick<EmbedPool, 'workers' | 'embed'>;
   /** Skills per write transaction (and per embed task). Default 128. */
   batchSize?: number;
-  /** Batches embedded or waiting to be written at once; the crawler waits beyond it. Default 2 × workers. */
+  /** Batches embedded or waiting to be written at once; the crawler waits beyond it. Default 4 × workers, at least 4. */
   maxInFlight?: number;
   /** Largest file read, in bytes. Default 1 MiB. */
   maxFileBytes?: number;
@@ -146,7 +146,7 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
     const completed = await crawlSources(run, sourceObjects, batch);
     await batch.flush();
     await writes.drain();
-    const status = finishRun(run, completed);
+    const status = endRun(run, completed);
     report();
     return {
       runId,
@@ -258,7 +258,7 @@ async function crawlSources(
 }
 
 /** Ends the run once every batch is written: tombstones, source states, its status. */
-function finishRun(run: EmbeddedRun, completed: readonly Completed[]): RunSummary['status'] {
+function endRun(run: EmbeddedRun, completed: readonly Completed[]): RunSummary['status'] {
   const { options, writer, runId, specs, tally } = run;
   const interrupted = options.signal?.aborted === true;
   // Tombstones only for sources crawled to the end, and only now that all their batches are written.

@@ -16,7 +16,10 @@ export interface SourceCrawl<S> {
   known: KnownSource;
   /** The state its last complete crawl returned. */
   previous: SourceState | undefined;
-  /** The text each vector is made from changed: no skill counts as unchanged. */
+  /**
+   * Every skill is to be embedded again (`--reembed`, or the text each vector is made from changed): none
+   * counts as unchanged.
+   */
   reembed: boolean;
   maxFileBytes: number;
   signal: AbortSignal | undefined;
@@ -29,7 +32,7 @@ export interface SourceCrawl<S> {
 }
 
 /** How a source's crawl ended. */
-export interface SourceCrawled {
+export interface CrawlOutcome {
   /**
    * `partial`: a folder could not be read (its skills are unknown), so nothing may be tombstoned nor the state
    * saved; `interrupted`: stopped by the signal; `failed`: the source could not be crawled at all.
@@ -49,7 +52,7 @@ const PARTIAL = 'some folders could not be read: no tombstones, state not saved 
  * the batch's errors, and does not stop the run; any other error goes on to the caller. The batch is not
  * flushed at the end: the embedded mode fills one batch across sources, the distributed mode one per source.
  */
-export async function crawlSource<S>(c: SourceCrawl<S>): Promise<SourceCrawled> {
+export async function crawlSource<S>(c: SourceCrawl<S>): Promise<CrawlOutcome> {
   const { spec } = c.source;
   const leftOut = new Set<string>();
   let partial = false;
@@ -90,7 +93,7 @@ export async function crawlSource<S>(c: SourceCrawl<S>): Promise<SourceCrawled> 
 }
 
 /** The status of a crawl that ran to its end, noted on the run's source. */
-function ended<S>(c: SourceCrawl<S>, partial: boolean, state: SourceState | undefined): SourceCrawled {
+function ended<S>(c: SourceCrawl<S>, partial: boolean, state: SourceState | undefined): CrawlOutcome {
   if (partial) {
     c.runSource.error = PARTIAL;
     return { status: 'partial', state };

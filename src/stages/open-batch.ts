@@ -28,6 +28,8 @@ export interface OpenBatchOptions<S> {
  * a batch is cut is the same in both, so the two modes write the same rows in the same batches.
  */
 export class OpenBatch<S> implements BatchLists<S> {
+  // Public so the crawl can push rejections and seen skills; flush() replaces these arrays, so always reach
+  // them through the batch (`batch.errors.push`), never through a reference kept across a flush.
   skills: S[] = [];
   errors: ErrorRecord[] = [];
   seen: SeenSkill[] = [];
@@ -52,7 +54,10 @@ export class OpenBatch<S> implements BatchLists<S> {
     );
   }
 
-  /** Sends what it holds, if anything, and starts the next batch. */
+  /**
+   * Sends what it holds, if anything, and starts the next batch. The lists are handed over before the send:
+   * a send that fails ends the run in both modes (nothing retries it here), so they are not kept.
+   */
   async flush(): Promise<void> {
     if (this.skills.length === 0 && this.errors.length === 0 && this.seen.length === 0) return;
     const lists: BatchLists<S> = { skills: this.skills, errors: this.errors, seen: this.seen };
