@@ -2,9 +2,7 @@ import type { Command } from 'commander';
 import { resolveModelDir } from '../model/default-model.js';
 import { loadModelSpec } from '../model/model-spec.js';
 import { runEmbedded, type RunSummary } from '../embedded/embedded-run.js';
-import { countSkillFolders } from '../producer/dir-source.js';
-import { parseSourceArg } from '../producer/source-arg.js';
-import { loadSourcesFile } from '../producer/sources-file.js';
+import { countSkillsBeforeCrawl } from '../producer/create-source.js';
 import { ERROR_CODES, IndexerError } from '../shared/errors.js';
 import { redactUrl } from '../shared/redact.js';
 import type { Logger } from 'pino';
@@ -13,6 +11,7 @@ import { intFlag, printJson } from './options.js';
 import { createProgress } from './progress.js';
 import { runExitStatus } from './run-exit-status.js';
 import { onShutdown } from './shutdown.js';
+import { sourcesFromArgs } from './source-args.js';
 
 interface IndexFlags {
   sources?: string;
@@ -65,7 +64,7 @@ Exit codes (docs/errors.md): 0 done, 1 unexpected, 2 bad input or no source coul
 3 database or disk, 5 model, 6 done but some sources failed, 7 already running, 130 interrupted.`,
     )
     .action(async (args: string[], flags: IndexFlags) => {
-      const specs = [...(flags.sources ? loadSourcesFile(flags.sources) : []), ...args.map(parseSourceArg)];
+      const specs = sourcesFromArgs(args, flags.sources);
       if (specs.length === 0) {
         throw new IndexerError(
           ERROR_CODES.BAD_OPTION,
@@ -83,8 +82,7 @@ Exit codes (docs/errors.md): 0 done, 1 unexpected, 2 bad input or no source coul
       // A cheap pre-walk (names only, no reads) gives the bar a total, hence an ETA.
       let total = 0;
       if (process.stderr.isTTY && flags.progress) {
-        for (const s of specs)
-          if (s.kind === 'dir') total += await countSkillFolders(s.location).catch(() => 0);
+        for (const s of specs) total += await countSkillsBeforeCrawl(s);
       }
       log.info(
         {

@@ -6,11 +6,9 @@ import { PipelineQueues } from '../distributed/pipeline-queues.js';
 import { startProducerRole } from '../distributed/producer-role.js';
 import { ensureDefaultModel, resolveModelDir } from '../model/default-model.js';
 import { loadModelSpec } from '../model/model-spec.js';
-import { parseSourceArg } from '../producer/source-arg.js';
-import { loadSourcesFile } from '../producer/sources-file.js';
-import type { SourceSpec } from '../producer/source.js';
 import { IndexerError, ERROR_CODES } from '../shared/errors.js';
 import { createMetrics, trackQueueDepth } from '../shared/metrics.js';
+import { printCrawlSummary } from './crawl-summary.js';
 import { intFlag, printJson } from './options.js';
 import {
   checkRedisAtStart,
@@ -23,6 +21,7 @@ import {
 import { serveRole } from './serve-role.js';
 import { runExitStatus } from './run-exit-status.js';
 import { onShutdown } from './shutdown.js';
+import { sourcesFromArgs } from './source-args.js';
 
 interface ProduceFlags extends RedisFlags {
   sources?: string;
@@ -36,11 +35,6 @@ interface ProduceFlags extends RedisFlags {
   metricsPort?: number;
   graceMs: number;
   lockMs?: number;
-}
-
-/** Sources from the arguments and `--sources FILE`. */
-export function sourcesFromArgs(args: string[], file: string | undefined): SourceSpec[] {
-  return [...(file ? loadSourcesFile(file) : []), ...args.map(parseSourceArg)];
 }
 
 /** A new run key: sortable by time, unique, no `:` (BullMQ job ids are made of it). */
@@ -153,28 +147,4 @@ Examples:
     else printCrawlSummary(result);
     process.exitCode = runExitStatus(result.summary ?? result);
   });
-}
-
-/** The human summary of a distributed run, on stderr. */
-export function printCrawlSummary(r: DistributedCrawlResult): void {
-  const lines = [`run ${r.runKey} (id ${r.runId}): crawl ${r.status}, ${r.batches} batches queued`];
-  const c = r.summary?.counts;
-  if (r.summary && c) {
-    lines.push(
-      `  written   ${r.summary.status}`,
-      `  seen      ${c.seen} skills`,
-      `  indexed   ${c.indexed} (${c.warnings} with warnings)`,
-      `  unchanged ${c.unchanged}${c.reembedded ? ` (${c.reembedded} re-embedded)` : ''}`,
-      `  failed    ${c.failed} (reasons in index_errors, run ${r.runId})`,
-      `  removed   ${c.removed}`,
-      `  embedded  ${c.embedded} texts`,
-    );
-    if (r.summary.message) lines.push(`  ${r.summary.message}`);
-  } else {
-    lines.push(
-      `  seen ${r.counts.seen}, unchanged ${r.counts.unchanged}, failed ${r.counts.failed}; the writer finishes the run`,
-    );
-  }
-  for (const s of r.sources) if (s.error) lines.push(`  source ${s.id} ${s.status ?? ''}: ${s.error}`);
-  process.stderr.write(`${lines.join('\n')}\n`);
 }

@@ -5,7 +5,7 @@ import { PipelineQueues } from '../distributed/pipeline-queues.js';
 import type { CrawlJob } from '../shared/distributed-messages.js';
 import { IndexerError, ERROR_CODES } from '../shared/errors.js';
 import { printJson } from './options.js';
-import { sourcesFromArgs } from './produce-command.js';
+import { sourcesFromArgs } from './source-args.js';
 import { reachableRedisTarget, withRedisOptions, type RedisFlags } from './redis-flags.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;

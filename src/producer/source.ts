@@ -1,7 +1,7 @@
 import type { CrawlProblem, SkillDoc, SkillUnchanged } from '../shared/skill-doc.js';
+import type { SourceKind } from '../shared/source-kinds.js';
 
-/** The kinds of source the indexer can crawl. */
-export type SourceKind = 'dir' | 'git' | 'github';
+export type { SourceKind };
 
 /** One source, as the sources file or the command line declares it (validated by `sources-file.ts`). */
 export interface SourceSpec {

@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ERROR_CODES, IndexerError } from '../shared/errors.js';
+import { SourceKindSchema, unhandledKind } from '../shared/source-kinds.js';
 import type { SourceSpec } from './source.js';
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -10,7 +11,7 @@ const ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 /** One entry of the sources file. */
 const SourceEntry = z.strictObject({
   id: z.string().regex(ID, 'must be letters, digits, ".", "_" or "-" (and start with a letter or digit)'),
-  kind: z.enum(['dir', 'git', 'github']),
+  kind: SourceKindSchema,
   location: z.string().min(1, 'must not be empty'),
   ref: z.string().min(1).optional(),
   include: z.array(z.string().min(1)).optional(),
@@ -76,5 +77,18 @@ export function loadSourcesFile(file: string): SourceSpec[] {
     seen.add(s.id);
   }
   const base = dirname(resolve(file));
-  return list.map((s) => (s.kind === 'dir' ? { ...s, location: resolve(base, s.location) } : s));
+  return list.map((s) => relativeToFile(s, base));
+}
+
+/** A path location is taken relative to the sources file's folder; a URL is left as it is. */
+function relativeToFile(s: SourceSpec, base: string): SourceSpec {
+  switch (s.kind) {
+    case 'dir':
+      return { ...s, location: resolve(base, s.location) };
+    case 'git':
+    case 'github':
+      return s;
+    default:
+      return unhandledKind(s.kind);
+  }
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { WARNING_CODES, type ErrorCode, type WarningCode } from './errors.js';
-import type { ErrorRecord, RunCounts, RunSource, SkillRecord } from './records.js';
+import type { ErrorRecord, RunCounts, RunSource, SkillRecord, StoredSource } from './records.js';
+import { SourceKindSchema } from './source-kinds.js';
 
 /**
  * The payloads of the distributed pipeline's jobs: one typed definition per message that crosses a process
@@ -9,12 +10,10 @@ import type { ErrorRecord, RunCounts, RunSource, SkillRecord } from './records.j
  * does not validate can never succeed and fails its job with BullMQ's `UnrecoverableError`.
  */
 
-const sourceKind = z.enum(['dir', 'git', 'github']);
-
 /** A source as `SourceSpec` (see src/producer/source.ts). */
 export const SourceSpecSchema = z.object({
   id: z.string().min(1),
-  kind: sourceKind,
+  kind: SourceKindSchema,
   location: z.string().min(1),
   ref: z.string().optional(),
   include: z.array(z.string()).optional(),
@@ -26,7 +25,7 @@ export const SourceSpecSchema = z.object({
 
 const RunSourceSchema = z.object({
   id: z.string(),
-  kind: sourceKind,
+  kind: SourceKindSchema,
   location: z.string(),
   ref: z.string().optional(),
   commit: z.string().optional(),
@@ -65,7 +64,7 @@ const SkillRecordSchema = z.object({
   parseVersion: z.number().int().min(1).optional(),
   origin: z
     .object({
-      kind: sourceKind,
+      kind: SourceKindSchema,
       url: z.string().optional(),
       ref: z.string().optional(),
       commit: z.string().optional(),
@@ -195,13 +194,7 @@ export interface KnownReply {
 
 /** `writer-rpc` queue, job name `sources`: every source the database knows (for `backfill --all`). */
 export interface SourcesReply {
-  sources: {
-    id: string;
-    kind: 'dir' | 'git' | 'github';
-    location: string;
-    ref: string | null;
-    trust: string | null;
-  }[];
+  sources: StoredSource[];
 }
 
 /** `crawl` queue: one run to do (a schedule fired, a backfill, or `produce` handing its run to a server). */

@@ -1,4 +1,5 @@
 import type { ErrorCode, WarningCode } from './errors.js';
+import type { SourceKind } from './source-kinds.js';
 
 /** A warning recorded with an indexed skill. */
 export interface SkillWarning {
@@ -29,7 +30,7 @@ export interface SkillRecord {
 
 /** Provenance stored on a skill row. */
 export interface SkillOrigin {
-  kind: 'dir' | 'git' | 'github';
+  kind: SourceKind;
   url?: string | undefined;
   ref?: string | undefined;
   commit?: string | undefined;
@@ -80,7 +81,7 @@ export interface RunCounts {
 /** A source as recorded on a run (credentials removed from the location). */
 export interface RunSource {
   id: string;
-  kind: 'dir' | 'git' | 'github';
+  kind: SourceKind;
   location: string;
   ref?: string | undefined;
   /** The commit indexed (git, github), once the crawl completed. */
@@ -88,4 +89,13 @@ export interface RunSource {
   /** `completed`, `interrupted` or `failed` (with `error`). */
   status?: string | undefined;
   error?: string | undefined;
+}
+
+/** A source as the database last saved it (`sources` table; credentials were removed from the location). */
+export interface StoredSource {
+  id: string;
+  kind: SourceKind;
+  location: string;
+  ref: string | null;
+  trust: string | null;
 }

@@ -3,7 +3,14 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { IndexerError, ERROR_CODES, type ErrorCode } from '../shared/errors.js';
 import type { KnownSkill, KnownSource, SeenSkill } from '../shared/known-skills.js';
-import type { RunCounts, SkillRecord, EmbeddingRecord, ErrorRecord, RunSource } from '../shared/records.js';
+import type {
+  RunCounts,
+  SkillRecord,
+  EmbeddingRecord,
+  ErrorRecord,
+  RunSource,
+  StoredSource,
+} from '../shared/records.js';
 import { redactUrl } from '../shared/redact.js';
 import { storageError } from '../shared/storage-error.js';
 import { inspectIndexFile, migrate } from './schema.js';
@@ -369,20 +376,10 @@ export class IndexWriter {
   }
 
   /** Every source the database knows, as last saved (credentials were removed before saving). */
-  listSources(): {
-    id: string;
-    kind: 'dir' | 'git' | 'github';
-    location: string;
-    ref: string | null;
-    trust: string | null;
-  }[] {
-    return this.db.prepare('SELECT id, kind, location, ref, trust FROM sources ORDER BY id').all() as {
-      id: string;
-      kind: 'dir' | 'git' | 'github';
-      location: string;
-      ref: string | null;
-      trust: string | null;
-    }[];
+  listSources(): StoredSource[] {
+    return this.db
+      .prepare('SELECT id, kind, location, ref, trust FROM sources ORDER BY id')
+      .all() as StoredSource[];
   }
 
   /** The distributed run named `runKey` (id, status, current attempt, model), if the writer was told of it. */
