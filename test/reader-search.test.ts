@@ -26,6 +26,7 @@ const QUERIES: [query: string, name: string][] = [
 const tmp = tempDir('skillsmith-reader-');
 const db = join(tmp.dir, 'slice.db');
 let index: SkillIndex;
+let failedInRun = 0;
 
 beforeAll(async () => {
   const model = loadModelSpec(await ensureDefaultModel());
@@ -36,6 +37,7 @@ beforeAll(async () => {
     threads: 2,
   });
   expect(summary.counts.indexed).toBe(108);
+  failedInRun = summary.counts.failed;
   index = await openIndex(db);
 });
 afterAll(async () => {
@@ -182,6 +184,20 @@ describe('searching an index of a corpus slice', () => {
       ['trailofbits__skills', 80, 0],
     ]);
     for (const s of sources) expect(Number.isNaN(Date.parse(s.lastIndexedAt ?? ''))).toBe(false);
+  });
+
+  it('reports its status from one snapshot: models, sources, the latest runs and their rejections', () => {
+    const st = index.status();
+    expect(st.models).toEqual([{ id: 'use-lite-en-int8@0.2.0', dim: 512, vectors: 108 }]);
+    expect(st.sources.map((s) => [s.id, s.kind, s.live, s.removed])).toEqual([
+      ['anthropics__skills', 'dir', 14, 0],
+      ['obra__superpowers', 'dir', 14, 0],
+      ['trailofbits__skills', 'dir', 80, 0],
+    ]);
+    expect(st.runs).toEqual([expect.objectContaining({ id: 1, mode: 'embedded', status: 'completed' })]);
+    expect(st.runs[0]?.counts).toMatchObject({ indexed: 108, failed: failedInRun });
+    expect(st.lastRunErrors.reduce((n, e) => n + e.count, 0)).toBe(failedInRun);
+    expect(() => index.status({ runs: 0 })).toThrow(/runs must be an integer ≥ 1/);
   });
 
   // Last in this block: it tombstones a skill in the shared index.

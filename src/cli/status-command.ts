@@ -1,98 +1,38 @@
-import Database from 'better-sqlite3';
 import type { Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ERROR_CODES, IndexerError } from '../shared/errors.js';
-import { SCHEMA_VERSION } from '../writer/schema.js';
+import { openIndex, type IndexStatus } from '../reader/index.js';
 import { printJson } from './options.js';
 import { queueStatusLines, readQueueStatus } from './queue-status.js';
 import { reachableRedisTarget, withRedisOptions, type RedisFlags } from './redis-flags.js';
 
-/** What `status` reports about a database. */
-export interface DbStatus {
+/** What `status` reports about a database: the file, then what the reader library reads from it. */
+export interface DbStatus extends IndexStatus {
   db: string;
   schemaVersion: number;
   bytes: number;
   walBytes: number;
-  models: { id: string; dim: number; vectors: number }[];
-  sources: { id: string; kind: string | null; live: number; removed: number; lastCommit: string | null }[];
-  runs: {
-    id: number;
-    mode: string;
-    status: string;
-    startedAt: string;
-    finishedAt: string | null;
-    counts: Record<string, number>;
-  }[];
-  lastRunErrors: { code: string; count: number }[];
 }
 
-/** Reads the status of an index over a read-only connection (safe while the indexer writes). */
-export function readDbStatus(path: string, runs = 5): DbStatus {
+/** Reads the status of an index through the reader library (read-only: safe while the indexer writes). */
+export async function readDbStatus(path: string, runs = 5): Promise<DbStatus> {
   const db = resolve(path);
-  if (!existsSync(db)) throw new IndexerError(ERROR_CODES.DATABASE, `database ${db} does not exist`);
-  const conn = new Database(db, { readonly: true, fileMustExist: true });
+  const index = await openIndex(db);
   try {
-    conn.pragma('busy_timeout = 5000');
-    const version = conn.pragma('user_version', { simple: true }) as number;
-    if (version === 0) throw new IndexerError(ERROR_CODES.DATABASE, `${db} is not a skillsmith index`);
-    if (version > SCHEMA_VERSION) {
-      throw new IndexerError(
-        ERROR_CODES.DATABASE,
-        `schema version ${version} is newer than this build understands (${SCHEMA_VERSION}): upgrade skillsmith-index`,
-      );
-    }
-    // One read transaction: every number below comes from the same snapshot.
-    return conn.transaction(() => ({
+    const { models, sources, runs: recent, lastRunErrors } = index.status({ runs });
+    return {
       db,
-      schemaVersion: version,
+      schemaVersion: index.schemaVersion,
       bytes: statSync(db).size,
       walBytes: existsSync(`${db}-wal`) ? statSync(`${db}-wal`).size : 0,
-      models: conn
-        .prepare(
-          `SELECT m.model_id AS id, m.dim, (SELECT count(*) FROM skill_embeddings e WHERE e.model_id = m.model_id) AS vectors
-             FROM embedding_models m ORDER BY m.model_id`,
-        )
-        .all() as DbStatus['models'],
-      sources: conn
-        .prepare(
-          `SELECT s.source_id AS id, src.kind AS kind, sum(s.removed_at IS NULL) AS live,
-                  sum(s.removed_at IS NOT NULL) AS removed, src.last_commit AS lastCommit
-             FROM skills s LEFT JOIN sources src ON src.id = s.source_id
-            GROUP BY s.source_id ORDER BY s.source_id`,
-        )
-        .all() as DbStatus['sources'],
-      runs: (
-        conn
-          .prepare(
-            `SELECT id, mode, status, started_at AS startedAt, finished_at AS finishedAt, seen, indexed, unchanged,
-                    removed, failed, embedded, warnings
-               FROM index_runs ORDER BY id DESC LIMIT ?`,
-          )
-          .all(runs) as (Record<string, number> & {
-          id: number;
-          mode: string;
-          status: string;
-          startedAt: string;
-          finishedAt: string | null;
-        })[]
-      ).map(({ id, mode, status, startedAt, finishedAt, ...counts }) => ({
-        id,
-        mode,
-        status,
-        startedAt,
-        finishedAt,
-        counts,
-      })),
-      lastRunErrors: conn
-        .prepare(
-          `SELECT code, count(*) AS count FROM index_errors WHERE run_id = (SELECT max(id) FROM index_runs)
-            GROUP BY code ORDER BY count DESC`,
-        )
-        .all() as DbStatus['lastRunErrors'],
-    }))();
+      models,
+      sources,
+      runs: recent,
+      lastRunErrors,
+    };
   } finally {
-    conn.close();
+    await index.close();
   }
 }
 
@@ -114,7 +54,7 @@ export function registerStatusCommand(program: Command): void {
       flags.redis !== undefined || (flags.db === undefined && process.env.REDIS_URL !== undefined);
     const dbPath = flags.db ?? (useRedis ? undefined : 'skills.db');
     const queue = useRedis ? await readQueueStatus(await reachableRedisTarget(flags)) : undefined;
-    const s = dbPath ? readDbStatus(dbPath, flags.runs) : undefined;
+    const s = dbPath ? await readDbStatus(dbPath, flags.runs) : undefined;
     if (flags.json) {
       // Database fields at the top level (as before), the deployment under `redis`.
       printJson({ ...(s ?? {}), ...(queue ? { redis: queue } : {}) });

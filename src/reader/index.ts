@@ -6,6 +6,8 @@ export { reciprocalRankFusion, type FusedHit, type FusionOptions } from './fusio
 export { BM25_WEIGHTS } from './fts-search.js';
 export type {
   IndexModel,
+  IndexStatus,
+  RunStatus,
   SearchFilters,
   SearchMode,
   SearchOptions,

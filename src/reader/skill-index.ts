@@ -8,7 +8,16 @@ import { FtsSearch } from './fts-search.js';
 import { cjkShare } from './fts-query.js';
 import { reciprocalRankFusion } from './fusion.js';
 import { QueryEmbedder } from './query-embedder.js';
-import type { IndexModel, SearchOptions, SearchResult, Skill, SkillIndex, SourceSummary } from './types.js';
+import { readIndexStatus } from './index-status.js';
+import type {
+  IndexModel,
+  IndexStatus,
+  SearchOptions,
+  SearchResult,
+  Skill,
+  SkillIndex,
+  SourceSummary,
+} from './types.js';
 import { VectorSearch } from './vector-search.js';
 
 /** How deep each list goes before hybrid fusion (at least k). */
@@ -364,6 +373,11 @@ export class SkillIndexImpl implements SkillIndex {
   listSources(): SourceSummary[] {
     this.assertOpen();
     return this.stmts.sources.all() as SourceSummary[];
+  }
+
+  status(options: { runs?: number } = {}): IndexStatus {
+    this.assertOpen();
+    return readIndexStatus(this.db, options.runs ?? 5);
   }
 
   async close(): Promise<void> {

@@ -108,6 +108,32 @@ export interface SourceSummary {
   lastIndexedAt: string | null;
 }
 
+/** One run, as {@link IndexStatus} lists it. */
+export interface RunStatus {
+  id: number;
+  /** `embedded` or `distributed`. */
+  mode: string;
+  /** `running`, `completed`, `interrupted` or `failed`. */
+  status: string;
+  /** ISO times. */
+  startedAt: string;
+  finishedAt: string | null;
+  /** seen, indexed, unchanged, removed, failed, embedded, warnings (docs/schema.md, `index_runs`). */
+  counts: Record<string, number>;
+}
+
+/** What an index holds and how its last runs went, from one snapshot, as {@link SkillIndex.status} returns it. */
+export interface IndexStatus {
+  /** Every model with its vector count. */
+  models: { id: string; dim: number; vectors: number }[];
+  /** Every source with skills: live and tombstoned counts, the commit last indexed (git, github). */
+  sources: { id: string; kind: string | null; live: number; removed: number; lastCommit: string | null }[];
+  /** The latest runs, newest first. */
+  runs: RunStatus[];
+  /** The latest run's rejections, by code, most frequent first. */
+  lastRunErrors: { code: string; count: number }[];
+}
+
 /** The embedding model whose vectors a reader searches. */
 export interface IndexModel {
   id: string;
@@ -126,6 +152,8 @@ export interface SkillIndex {
   getSkill(id: string, options?: { includeRemoved?: boolean }): Skill | undefined;
   /** Every source with skills in the index, by id. */
   listSources(): SourceSummary[];
+  /** Models, sources, the latest `runs` runs (default 5) and the last run's rejections, from one snapshot. */
+  status(options?: { runs?: number }): IndexStatus;
   /** Releases the query embedder and the connection. Idempotent. */
   close(): Promise<void>;
 }
