@@ -1,0 +1,82 @@
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import type { RedisTarget } from '../shared/redis-connection.js';
+import type { IndexWriter } from '../writer/index-writer.js';
+import type { RunEpochs } from './run-epochs.js';
+
+/** One batch transaction, for metrics: rows by kind and the time the transaction took. */
+export interface BatchWritten {
+  skills: number;
+  embeddings: number;
+  errors: number;
+  seen: number;
+  txMs: number;
+}
+
+/** What every job handler of the writer role works with. */
+export interface WriterJobContext {
+  writer: IndexWriter;
+  /** For source locks and run progress (never for the jobs themselves). */
+  redis: Redis;
+  target: RedisTarget;
+  log: Logger;
+  runEpochs: RunEpochs;
+  /** See `WriterRoleOptions.runTimeoutMs`. */
+  runTimeoutMs: number;
+  /** See `WriterRoleOptions.recheckMs`. */
+  recheckMs: number;
+  onBatch?: ((e: BatchWritten) => void) | undefined;
+}
+
+/** A job handler of the writer role. */
+export type WriterJobHandler = (ctx: WriterJobContext, job: Job, token?: string) => Promise<unknown>;
+
+/** The error of a job whose payload does not validate: it can never succeed, so it is not retried. */
+export const malformed = (what: string, err: z.ZodError): UnrecoverableError =>
+  new UnrecoverableError(
+    `malformed ${what} job: ${err.issues[0]?.path.join('.') ?? ''} ${err.issues[0]?.message ?? ''}`,
+  );
+
+/**
+ * The run a message belongs to, if the message is of its current attempt while it runs. Messages of an older
+ * attempt (a crawl that was redelivered or retried), or of a run already finished, are stale: applying them
+ * could write old content over new or tombstone against a `run_seen` already cleared. They are acknowledged
+ * and dropped (undefined); the next run sees whatever they would have changed.
+ */
+export function currentRun(
+  ctx: WriterJobContext,
+  runKey: string,
+  attempt: number,
+  what: string,
+  jlog: Logger,
+): { id: number; modelId: string } | undefined {
+  const run = ctx.writer.runByKey(runKey);
+  // `begin` is answered before any batch is sent, so an unknown run is a job from another database or a
+  // hand-made one: it can never succeed here.
+  if (!run) throw new UnrecoverableError(`unknown run ${runKey}: its begin never reached this database`);
+  if (run.status === 'running' && run.attempt === attempt) return run;
+  jlog.warn({ attempt, current: run.attempt, status: run.status }, `stale ${what} ignored`);
+  return undefined;
+}
+
+/**
+ * Waits, without holding the worker, until `isReady`: the job goes back to delayed and is looked at again in
+ * `recheckMs`. Gives up after the run timeout, counted from when this writer first looked at the job (not
+ * from when it was sent: a writer that was down for hours must not time out batches still in its queue).
+ */
+export async function waitFor(
+  ctx: WriterJobContext,
+  job: Job,
+  token: string | undefined,
+  isReady: boolean,
+): Promise<'ready' | 'timeout'> {
+  if (isReady) return 'ready';
+  const firstSeen = (job.data as { firstSeenAt?: unknown }).firstSeenAt;
+  if (typeof firstSeen !== 'number') {
+    await job.updateData({ ...(job.data as object), firstSeenAt: Date.now() });
+  } else if (Date.now() - firstSeen > ctx.runTimeoutMs) return 'timeout';
+  await job.moveToDelayed(Date.now() + ctx.recheckMs, token);
+  throw new DelayedError();
+}
