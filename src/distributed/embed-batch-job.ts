@@ -1,9 +1,10 @@
-import { UnrecoverableError, type Job } from 'bullmq';
+import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
 import { EmbedJobSchema, type WriteBatchJob } from '../shared/distributed-messages.js';
 import { jobId } from '../shared/queues.js';
 import { vectorToBlob } from '../writer/vector-blob.js';
 import type { EmbedPoolSwitch } from './embed-pool-switch.js';
+import { malformedJob } from './malformed-job.js';
 import type { PipelineQueues } from './pipeline-queues.js';
 
 /** What {@link embedBatchJob} works with. */
@@ -21,12 +22,7 @@ export interface EmbedBatchContext {
 export async function embedBatchJob(ctx: EmbedBatchContext, job: Job): Promise<{ texts: number }> {
   const t0 = performance.now();
   const parsed = EmbedJobSchema.safeParse(job.data);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new UnrecoverableError(
-      `malformed embed job: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`,
-    );
-  }
+  if (!parsed.success) throw malformedJob('embed', parsed.error);
   const b = parsed.data;
   const jlog = ctx.log.child({ runKey: b.runKey, jobId: job.id, source: b.sourceId });
   const spec = await ctx.pools.resolve(b.model);

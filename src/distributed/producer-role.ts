@@ -9,6 +9,7 @@ import { jobId, QUEUES } from '../shared/queues.js';
 import type { RedisTarget } from '../shared/redis-connection.js';
 import { askWriter } from './ask-writer.js';
 import { crawlDistributed, type DistributedCrawlResult } from './distributed-crawl.js';
+import { malformedJob } from './malformed-job.js';
 import { PipelineQueues, workerOptions } from './pipeline-queues.js';
 
 /** Options of {@link startProducerRole}. */
@@ -46,12 +47,7 @@ export async function startProducerRole(options: ProducerRoleOptions): Promise<P
   const crawlJob = async (job: Job): Promise<DistributedCrawlResult | { skipped: string }> => {
     const t0 = performance.now();
     const parsed = CrawlJobSchema.safeParse(job.data);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new UnrecoverableError(
-        `malformed crawl job: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`,
-      );
-    }
+    if (!parsed.success) throw malformedJob('crawl', parsed.error);
     const data = parsed.data;
     const runKey = jobId(job.id ?? `crawl-${Date.now()}`);
     const jlog = log.child({ runKey, jobId: job.id, trigger: data.trigger, schedule: data.schedule });

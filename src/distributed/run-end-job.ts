@@ -8,7 +8,8 @@ import {
 import type { RunCounts } from '../shared/records.js';
 import { ACTIVE_RUNS_KEY, runProgressKey } from './run-progress.js';
 import { releaseSourceLock } from './source-lock.js';
-import { currentRun, malformed, waitFor, type WriterJobContext } from './writer-job-context.js';
+import { malformedJob } from './malformed-job.js';
+import { currentRun, waitFor, type WriterJobContext } from './writer-job-context.js';
 
 /**
  * `write` job `run-end`: the producer's crawl ended. Once every source of the run is closed, the run is finished
@@ -16,7 +17,7 @@ import { currentRun, malformed, waitFor, type WriterJobContext } from './writer-
  */
 export async function runEndJob(ctx: WriterJobContext, job: Job, token?: string): Promise<unknown> {
   const parsed = RunEndJobSchema.safeParse(job.data);
-  if (!parsed.success) throw malformed('run-end', parsed.error);
+  if (!parsed.success) throw malformedJob('run-end', parsed.error);
   const e = parsed.data;
   const { writer } = ctx;
   const jlog = ctx.log.child({ runKey: e.runKey, jobId: job.id });

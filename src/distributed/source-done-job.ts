@@ -1,6 +1,7 @@
 import type { Job } from 'bullmq';
 import { SourceDoneJobSchema } from '../shared/distributed-messages.js';
-import { currentRun, malformed, waitFor, type WriterJobContext } from './writer-job-context.js';
+import { malformedJob } from './malformed-job.js';
+import { currentRun, waitFor, type WriterJobContext } from './writer-job-context.js';
 
 /**
  * `write` job `source-done`: the producer finished crawling a source. Once every batch of the source is written,
@@ -8,7 +9,7 @@ import { currentRun, malformed, waitFor, type WriterJobContext } from './writer-
  */
 export async function sourceDoneJob(ctx: WriterJobContext, job: Job, token?: string): Promise<unknown> {
   const parsed = SourceDoneJobSchema.safeParse(job.data);
-  if (!parsed.success) throw malformed('source-done', parsed.error);
+  if (!parsed.success) throw malformedJob('source-done', parsed.error);
   const d = parsed.data;
   const jlog = ctx.log.child({ runKey: d.runKey, jobId: job.id, source: d.source.id });
   const run = currentRun(ctx, d.runKey, d.attempt, 'source-done', jlog);

@@ -5,7 +5,8 @@ import type { IndexWriter } from '../writer/index-writer.js';
 import { EXTEND_IF_OWNER } from './owned-key.js';
 import { runProgressKey } from './run-progress.js';
 import { sourceLockKey } from './source-lock.js';
-import { currentRun, malformed, type WriterJobContext } from './writer-job-context.js';
+import { malformedJob } from './malformed-job.js';
+import { currentRun, type WriterJobContext } from './writer-job-context.js';
 
 /**
  * `write` job `batch`: one embedded batch of one source, written in one transaction with its batch key (a
@@ -13,7 +14,7 @@ import { currentRun, malformed, type WriterJobContext } from './writer-job-conte
  */
 export async function writeBatchJob(ctx: WriterJobContext, job: Job): Promise<unknown> {
   const parsed = WriteBatchJobSchema.safeParse(job.data);
-  if (!parsed.success) throw malformed('batch', parsed.error);
+  if (!parsed.success) throw malformedJob('batch', parsed.error);
   const b = parsed.data;
   const jlog = ctx.log.child({ runKey: b.runKey, jobId: job.id, source: b.sourceId });
   const run = currentRun(ctx, b.runKey, b.attempt, 'batch', jlog);

@@ -1,7 +1,6 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { z } from 'zod';
 import type { RedisTarget } from '../shared/redis-connection.js';
 import type { IndexWriter } from '../writer/index-writer.js';
 import type { RunEpochs } from './run-epochs.js';
@@ -32,12 +31,6 @@ export interface WriterJobContext {
 
 /** A job handler of the writer role. */
 export type WriterJobHandler = (ctx: WriterJobContext, job: Job, token?: string) => Promise<unknown>;
-
-/** The error of a job whose payload does not validate: it can never succeed, so it is not retried. */
-export const malformed = (what: string, err: z.ZodError): UnrecoverableError =>
-  new UnrecoverableError(
-    `malformed ${what} job: ${err.issues[0]?.path.join('.') ?? ''} ${err.issues[0]?.message ?? ''}`,
-  );
 
 /**
  * The run a message belongs to, if the message is of its current attempt while it runs. Messages of an older

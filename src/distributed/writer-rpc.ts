@@ -7,7 +7,8 @@ import {
   type SourcesReply,
 } from '../shared/distributed-messages.js';
 import { ACTIVE_RUNS_KEY, runProgressKey } from './run-progress.js';
-import { malformed, type WriterJobContext } from './writer-job-context.js';
+import { malformedJob } from './malformed-job.js';
+import type { WriterJobContext } from './writer-job-context.js';
 
 /** The writer's answers on `writer-rpc`: the producers' questions only the database can answer. */
 export async function answerWriterRpc(ctx: WriterJobContext, job: Job): Promise<unknown> {
@@ -28,7 +29,7 @@ export async function answerWriterRpc(ctx: WriterJobContext, job: Job): Promise<
 /** `begin`: registers the run's model and starts the run (or finds it: a redelivered crawl is a new attempt). */
 async function beginRun(ctx: WriterJobContext, job: Job): Promise<BeginRunReply> {
   const parsed = BeginRunRpcSchema.safeParse(job.data);
-  if (!parsed.success) throw malformed('begin', parsed.error);
+  if (!parsed.success) throw malformedJob('begin', parsed.error);
   const r = parsed.data;
   const { writer, redis } = ctx;
   const { prefix } = ctx.target;
@@ -58,7 +59,7 @@ async function beginRun(ctx: WriterJobContext, job: Job): Promise<BeginRunReply>
 /** `known`: what the database holds for a source, for the producer's incremental check (compact rows). */
 function knownForSource(ctx: WriterJobContext, job: Job): KnownReply {
   const parsed = KnownRpcSchema.safeParse(job.data);
-  if (!parsed.success) throw malformed('known', parsed.error);
+  if (!parsed.success) throw malformedJob('known', parsed.error);
   const known = ctx.writer.knownForSource(parsed.data.sourceId, parsed.data.modelId);
   return {
     skills: [...known.skills].map(([id, k]) => [
