@@ -6,7 +6,7 @@ import {
   type FilterableSkill,
   type NormalizedFilters,
 } from './filters.js';
-import type { FtsHit } from './fts-search.js';
+import type { FtsHit } from './fts-hit.js';
 
 const CJK_RUN = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]+/gu;
 const MAX_QUERY_BIGRAMS = 64;

@@ -7,7 +7,7 @@ import {
   type NormalizedFilters,
 } from './filters.js';
 import { ftsTerms } from './fts-query.js';
-import type { FtsHit } from './fts-search.js';
+import type { FtsHit } from './fts-hit.js';
 
 /**
  * BM25F settings of {@link FieldSearch}: field weights, per-field length normalisation (b) and term

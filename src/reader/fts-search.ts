@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { FILTER_SQL, filterParams, type NormalizedFilters } from './filters.js';
 import { CjkSearch } from './cjk-search.js';
+import type { FtsHit } from './fts-hit.js';
 import { toFtsQuery } from './fts-query.js';
 import { reciprocalRankFusion } from './fusion.js';
 
@@ -9,12 +10,6 @@ import { reciprocalRankFusion } from './fusion.js';
  * description written to say when to use it; the body is long, mostly how-to, and matches many queries by accident.
  */
 export const BM25_WEIGHTS = { name: 10, description: 5, body: 1 } as const;
-
-/** One full-text hit; `bm25` is SQLite's (lower = better, usually negative). */
-export interface FtsHit {
-  id: string;
-  bm25: number;
-}
 
 /** Full-text search over live skills, filtered in SQL. One prepared statement, one short read per call. */
 export class FtsSearch {
