@@ -14,6 +14,7 @@ import { writeBatchJob } from './write-batch-job.js';
 import { WriterClaim } from './writer-claim.js';
 import type { BatchWritten, WriterJobContext, WriterJobHandler } from './writer-job-context.js';
 import { answerWriterRpc } from './writer-rpc.js';
+import { startCrawlJanitor } from './crawl-janitor.js';
 
 /** Options of {@link startWriterRole}. */
 export interface WriterRoleOptions {
@@ -33,6 +34,8 @@ export interface WriterRoleOptions {
   runTimeoutMs?: number;
   /** How often a completion waiting for its batches looks again, in ms. Default 200 (the run's last step). */
   recheckMs?: number;
+  /** How often the crawl janitor looks for runs whose crawl job failed for good, in ms (crawl-janitor.ts). */
+  janitorMs?: number;
   /** Called after every job the writer handled (metrics). */
   onJob?: (e: { queue: string; name: string; ms: number; ok: boolean }) => void;
   /** Called after each batch transaction (metrics): rows by kind and the time the transaction took. */
@@ -110,6 +113,14 @@ export async function startWriterRole(options: WriterRoleOptions): Promise<Write
   // Steps beside the jobs, each with its stop: close() stops them once no job is in hand.
   const background: (() => void)[] = [ctx.runEpochs.stop, checkpointWhenDrained(writeWorker, writer, log)];
   await Promise.all([writeWorker.waitUntilReady(), rpcWorker.waitUntilReady()]);
+  const janitor = startCrawlJanitor({
+    writer,
+    redis,
+    prefix: target.prefix,
+    log,
+    everyMs: options.janitorMs,
+    onEnded: ctx.runEpochs.ended,
+  });
   let closing = false;
   log.info({ db: writer.path, prefix: target.prefix }, 'writer ready');
 
@@ -125,6 +136,7 @@ export async function startWriterRole(options: WriterRoleOptions): Promise<Write
         log.warn({ graceMs }, 'grace period over: closing with a job in hand (it will be redelivered)'),
       );
       for (const stop of background) stop();
+      await janitor.stop();
       writer.checkpoint();
       writer.close();
       redis.disconnect();

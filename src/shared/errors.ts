@@ -39,6 +39,11 @@ export const ERROR_CODES = {
   DISK_FULL: 'E_DISK_FULL',
   /** Redis lost a run's queued work (restarted without persistence, flushed, evicted): the run is failed. */
   REDIS_DATA_LOST: 'E_REDIS_DATA_LOST',
+  /**
+   * A distributed run's crawl job failed for good before it handed the run to the writer (its producer died
+   * mid-crawl more than `maxStalledCount` times, or it failed with no retries left): the writer fails the run.
+   */
+  CRAWL_FAILED: 'E_CRAWL_FAILED',
 } as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];

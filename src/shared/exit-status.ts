@@ -50,6 +50,8 @@ const EXIT_BY_CODE = {
   E_REDIS: EXIT.REDIS,
   E_REDIS_DATA_LOST: EXIT.REDIS,
   E_ALREADY_RUNNING: EXIT.ALREADY_RUNNING,
+  // A producer that keeps dying mid-crawl (OOM, a crash): not the user's input, not Redis.
+  E_CRAWL_FAILED: EXIT.UNEXPECTED,
 } as const satisfies Record<ErrorCode, ExitStatus>;
 
 /** The exit status of an error code. */

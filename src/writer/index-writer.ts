@@ -520,10 +520,6 @@ export class IndexWriter {
     this.db.prepare('DELETE FROM run_seen WHERE run_id = ?').run(runId);
   }
 
-  /**
-   * Ends every `running` run of a mode as failed, with one `index_errors` row saying why (source `*`): used when
-   * the work those runs were waiting for is known to be gone (Redis lost its data). Returns their ids.
-   */
   /** Records why a run failed as of its `index_errors` (source `*`, path `.`). */
   recordRunError(runId: number, code: ErrorCode, message: string): void {
     this.stmts.insertError.run({
@@ -539,6 +535,10 @@ export class IndexWriter {
     });
   }
 
+  /**
+   * Ends every `running` run of a mode as failed, with one `index_errors` row saying why (source `*`): used when
+   * the work those runs were waiting for is known to be gone (Redis lost its data). Returns their ids.
+   */
   failRunningRuns(
     mode: 'embedded' | 'distributed',
     code: ErrorCode,
@@ -554,15 +554,42 @@ export class IndexWriter {
           .pluck()
           .all(mode) as number[]
       ).filter((id) => !spare(id));
-      for (const runId of ids) {
-        this.db
-          .prepare(`UPDATE index_runs SET status = 'failed', finished_at = ? WHERE id = ?`)
-          .run(now, runId);
-        this.recordRunError(runId, code, message);
-        this.db.prepare('DELETE FROM run_seen WHERE run_id = ?').run(runId);
-      }
+      for (const runId of ids) this.failRun(runId, code, message, now);
       return ids;
     })();
+  }
+
+  /**
+   * Ends one run as failed if it is still `running` (and, when given, still at `attempt`): status, end time, one
+   * `index_errors` row saying why, and its `run_seen` dropped (no tombstones). False when it was not running.
+   */
+  failRun(runId: number, code: ErrorCode, message: string, now = nowIso(), attempt?: number): boolean {
+    return this.db.transaction(() => {
+      const ended = this.db
+        .prepare(
+          `UPDATE index_runs SET status = 'failed', finished_at = ?
+            WHERE id = ? AND status = 'running' AND (? IS NULL OR attempt = ?)`,
+        )
+        .run(now, runId, attempt ?? null, attempt ?? null);
+      if (ended.changes === 0) return false;
+      this.recordRunError(runId, code, message);
+      this.db.prepare('DELETE FROM run_seen WHERE run_id = ?').run(runId);
+      return true;
+    })();
+  }
+
+  /** The distributed runs still `running`: their key, current attempt and sources (the janitor's rounds). */
+  runningKeyedRuns(): { id: number; runKey: string; attempt: number; sourceIds: string[] }[] {
+    const rows = this.db
+      .prepare(
+        `SELECT id, run_key AS runKey, attempt, sources FROM index_runs
+          WHERE status = 'running' AND mode = 'distributed' AND run_key IS NOT NULL ORDER BY id`,
+      )
+      .all() as { id: number; runKey: string; attempt: number; sources: string }[];
+    return rows.map(({ sources, ...r }) => ({
+      ...r,
+      sourceIds: (JSON.parse(sources) as { id: string }[]).map((s) => s.id),
+    }));
   }
 
   /** What a source remembered after its last complete crawl (commit, ETags), or undefined. */
