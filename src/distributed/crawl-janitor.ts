@@ -22,9 +22,54 @@ export interface CrawlJanitorOptions {
 
 /** A running janitor. */
 export interface CrawlJanitor {
-  /** One round now (also what the timer runs): the keys of the runs it ended. */
-  sweep(): Promise<string[]>;
   stop(): Promise<void>;
+}
+
+/** What one round of the janitor works with: {@link CrawlJanitorOptions} and the two queues it reads. */
+export interface JanitorRound extends Omit<CrawlJanitorOptions, 'everyMs'> {
+  crawl: Queue;
+  write: Queue;
+}
+
+/** One round of the janitor (see {@link startCrawlJanitor}): the keys of the runs it ended. */
+export async function endRunsOfFailedCrawls(round: JanitorRound): Promise<string[]> {
+  const { writer, redis, prefix, log, crawl, write } = round;
+  const running = writer.runningKeyedRuns();
+  if (running.length === 0) return [];
+  // The producer names a run after its crawl job with jobId(), which turns a scheduler job's `:` into `_`:
+  // map the failed ids the same way rather than guessing the id back from the key. All of them (0, -1): the
+  // default range is the first two only. Crawl jobs are few (failed ones are kept two weeks).
+  const failed = new Map((await crawl.getRanges(['failed'], 0, -1)).map((id) => [jobId(id), id]));
+  const ended: string[] = [];
+  for (const run of running) {
+    const crawlId = failed.get(run.runKey);
+    if (crawlId === undefined) continue;
+    if ((await write.getJobState(jobId('end', run.runKey, `a${run.attempt}`))) !== 'unknown') continue;
+    const job = await crawl.getJob(crawlId);
+    // Looked at again, just before acting: `failed retry` may have put it back in the queue since.
+    if (!job || (await job.getState()) !== 'failed') continue;
+    const message =
+      `the crawl job ${crawlId} failed for good after ${job.attemptsMade} attempt(s) ` +
+      `(${job.failedReason || 'no reason given'}): no producer will finish this run. It is failed without ` +
+      'tombstones (what was written is kept); run the backfill again';
+    // Only the attempt looked at: a retried crawl that began a new attempt meanwhile is alive.
+    if (!writer.failRun(run.id, ERROR_CODES.CRAWL_FAILED, message, undefined, run.attempt)) continue;
+    round.onEnded?.(run.id);
+    writer.checkpoint();
+    for (const id of run.sourceIds) await releaseSourceLock(redis, prefix, id, run.runKey);
+    await redis
+      .multi()
+      .zrem(ACTIVE_RUNS_KEY(prefix), run.runKey)
+      .expire(runProgressKey(prefix, run.runKey), 24 * 3600)
+      .exec()
+      .catch(() => undefined);
+    log.error(
+      { runKey: run.runKey, runId: run.id, attempt: run.attempt, code: ERROR_CODES.CRAWL_FAILED },
+      message,
+    );
+    ended.push(run.runKey);
+  }
+  return ended;
 }
 
 /**
@@ -41,54 +86,16 @@ export interface CrawlJanitor {
  * ends it once its batches are in. Runs without a crawl job (`produce` without `--serve`) are never touched.
  */
 export function startCrawlJanitor(options: CrawlJanitorOptions): CrawlJanitor {
-  const { writer, redis, prefix, log } = options;
+  const { redis, prefix, log } = options;
   const connection = { connection: redis, prefix };
   const crawl = new Queue(QUEUES.crawl, connection);
   const write = new Queue(QUEUES.write, connection);
   for (const q of [crawl, write]) q.on('error', () => undefined); // unreachable: the next round tries again
 
-  const sweep = async (): Promise<string[]> => {
-    const running = writer.runningKeyedRuns();
-    if (running.length === 0) return [];
-    // The producer names a run after its crawl job with jobId(), which turns a scheduler job's `:` into `_`:
-    // map the failed ids the same way rather than guessing the id back from the key.
-    const failed = new Map((await crawl.getRanges(['failed'])).map((id) => [jobId(id), id]));
-    const ended: string[] = [];
-    for (const run of running) {
-      const crawlId = failed.get(run.runKey);
-      if (crawlId === undefined) continue;
-      if ((await write.getJobState(jobId('end', run.runKey, `a${run.attempt}`))) !== 'unknown') continue;
-      const job = await crawl.getJob(crawlId);
-      // Looked at again, just before acting: `failed retry` may have put it back in the queue since.
-      if (!job || (await job.getState()) !== 'failed') continue;
-      const message =
-        `the crawl job ${crawlId} failed for good after ${job.attemptsMade} attempt(s) ` +
-        `(${job.failedReason || 'no reason given'}): no producer will finish this run. It is failed without ` +
-        'tombstones (what was written is kept); run the backfill again';
-      // Only the attempt looked at: a retried crawl that began a new attempt meanwhile is alive.
-      if (!writer.failRun(run.id, ERROR_CODES.CRAWL_FAILED, message, undefined, run.attempt)) continue;
-      options.onEnded?.(run.id);
-      writer.checkpoint();
-      for (const id of run.sourceIds) await releaseSourceLock(redis, prefix, id, run.runKey);
-      await redis
-        .multi()
-        .zrem(ACTIVE_RUNS_KEY(prefix), run.runKey)
-        .expire(runProgressKey(prefix, run.runKey), 24 * 3600)
-        .exec()
-        .catch(() => undefined);
-      log.error(
-        { runKey: run.runKey, runId: run.id, attempt: run.attempt, code: ERROR_CODES.CRAWL_FAILED },
-        message,
-      );
-      ended.push(run.runKey);
-    }
-    return ended;
-  };
-
   let busy: Promise<unknown> | undefined;
   const round = (): void => {
     if (busy) return;
-    busy = sweep()
+    busy = endRunsOfFailedCrawls({ ...options, crawl, write })
       .catch((err: unknown) => log.warn({ err }, 'crawl janitor: round failed; trying again next round'))
       .finally(() => (busy = undefined));
   };
@@ -96,7 +103,6 @@ export function startCrawlJanitor(options: CrawlJanitorOptions): CrawlJanitor {
   const timer = setInterval(round, options.everyMs ?? 10_000);
   timer.unref();
   return {
-    sweep,
     async stop() {
       clearInterval(timer);
       await busy;
