@@ -61,6 +61,8 @@ describe('crawl janitor: which runs it ends', () => {
     await client.zadd(ACTIVE_RUNS_KEY(prefix), Date.now(), runKey);
     return runId;
   };
+  const round = (): Promise<string[]> =>
+    endRunsOfFailedCrawls({ writer, redis: client, prefix, log, crawl: queues.crawl, write: queues.write });
   const status = (runId: number): string | undefined =>
     writer.runningKeyedRuns().some((r) => r.id === runId) ? 'running' : 'ended';
   const settle = async (job: Job, state: string): Promise<void> => {
@@ -125,14 +127,7 @@ describe('crawl janitor: which runs it ends', () => {
     // The handed-over run's crawl queued its run-end before it failed: the writer ends that run, not the janitor.
     await queues.write.add('run-end', {}, { jobId: jobId('end', jobId(jobs.handedOver.id as string), 'a1') });
 
-    const ended = await endRunsOfFailedCrawls({
-      writer,
-      redis: client,
-      prefix,
-      log,
-      crawl: queues.crawl,
-      write: queues.write,
-    });
+    const ended = await round();
     expect(ended.sort()).toEqual([jobId(jobs.dead.id as string), jobId(scheduled.id as string)].sort());
     for (const k of ['active', 'retrying', 'done', 'handedOver', 'oneShot'] as const)
       expect(status(runs[k]), k).toBe('running');
@@ -164,14 +159,7 @@ describe('crawl janitor: which runs it ends', () => {
     expect(await client.get(sourceLockKey(prefix, 'src-handed-over'))).not.toBeNull();
 
     // A second round finds nothing more to do (a run is ended once, with one error row).
-    const again = await endRunsOfFailedCrawls({
-      writer,
-      redis: client,
-      prefix,
-      log,
-      crawl: queues.crawl,
-      write: queues.write,
-    });
+    const again = await round();
     expect(again).toEqual([]);
     expect(query(dbPath, `SELECT 1 FROM index_errors WHERE code = 'E_CRAWL_FAILED'`)).toHaveLength(2);
     await queues.crawl.removeJobScheduler('nightly');
