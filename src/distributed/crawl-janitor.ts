@@ -4,8 +4,7 @@ import type { Logger } from 'pino';
 import { ERROR_CODES } from '../shared/errors.js';
 import { jobId, QUEUES } from '../shared/queues.js';
 import type { IndexWriter } from '../writer/index-writer.js';
-import { ACTIVE_RUNS_KEY, runProgressKey } from './run-progress.js';
-import { releaseSourceLock } from './source-lock.js';
+import { releaseEndedRun } from './run-progress.js';
 
 /** Options of {@link startCrawlJanitor}. */
 export interface CrawlJanitorOptions {
@@ -56,13 +55,7 @@ export async function endRunsOfFailedCrawls(round: JanitorRound): Promise<string
     if (!writer.failRun(run.id, ERROR_CODES.CRAWL_FAILED, message, undefined, run.attempt)) continue;
     round.onEnded?.(run.id);
     writer.checkpoint();
-    for (const id of run.sourceIds) await releaseSourceLock(redis, prefix, id, run.runKey);
-    await redis
-      .multi()
-      .zrem(ACTIVE_RUNS_KEY(prefix), run.runKey)
-      .expire(runProgressKey(prefix, run.runKey), 24 * 3600)
-      .exec()
-      .catch(() => undefined);
+    await releaseEndedRun(redis, prefix, run.runKey, run.sourceIds);
     log.error(
       { runKey: run.runKey, runId: run.id, attempt: run.attempt, code: ERROR_CODES.CRAWL_FAILED },
       message,

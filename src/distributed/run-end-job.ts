@@ -6,8 +6,7 @@ import {
   type RunEndJob,
 } from '../shared/distributed-messages.js';
 import type { RunCounts } from '../shared/records.js';
-import { ACTIVE_RUNS_KEY, runProgressKey } from './run-progress.js';
-import { releaseSourceLock } from './source-lock.js';
+import { releaseEndedRun } from './run-progress.js';
 import { malformedJob } from './malformed-job.js';
 import { currentRun, waitFor, type WriterJobContext } from './writer-job-context.js';
 
@@ -81,13 +80,10 @@ function runCounts(e: RunEndJob, totals: { indexed: number; embedded: number; re
 
 /** The run is over: its sources may be crawled again, and it leaves the active runs (its progress expires). */
 async function releaseRun(ctx: WriterJobContext, e: RunEndJob): Promise<void> {
-  const { redis } = ctx;
-  const { prefix } = ctx.target;
-  for (const s of e.sources) await releaseSourceLock(redis, prefix, s.id, e.runKey);
-  await redis
-    .multi()
-    .zrem(ACTIVE_RUNS_KEY(prefix), e.runKey)
-    .expire(runProgressKey(prefix, e.runKey), 24 * 3600)
-    .exec()
-    .catch(() => undefined);
+  await releaseEndedRun(
+    ctx.redis,
+    ctx.target.prefix,
+    e.runKey,
+    e.sources.map((s) => s.id),
+  );
 }

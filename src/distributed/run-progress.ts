@@ -1,3 +1,6 @@
+import type { Redis } from 'ioredis';
+import { releaseSourceLock } from './source-lock.js';
+
 /**
  * Live progress of distributed runs in Redis, for `status` and `backfill --follow`: informative only (the
  * database is the truth), written by the producer (`sent`) and the writer (`written`, `indexed`,
@@ -7,6 +10,25 @@ export const runProgressKey = (prefix: string, runKey: string): string => `${pre
 
 /** Sorted set of the runs begun and not yet ended (score: when begun). */
 export const ACTIVE_RUNS_KEY = (prefix: string): string => `${prefix}:active-runs`;
+
+/**
+ * What a run's end frees in Redis, however it ended (its `run-end`, or the crawl janitor): its sources may be
+ * crawled again, and it leaves the active runs (its progress expires after a day).
+ */
+export async function releaseEndedRun(
+  redis: Redis,
+  prefix: string,
+  runKey: string,
+  sourceIds: readonly string[],
+): Promise<void> {
+  for (const id of sourceIds) await releaseSourceLock(redis, prefix, id, runKey);
+  await redis
+    .multi()
+    .zrem(ACTIVE_RUNS_KEY(prefix), runKey)
+    .expire(runProgressKey(prefix, runKey), 24 * 3600)
+    .exec()
+    .catch(() => undefined);
+}
 
 /** A run's progress as stored. */
 export interface RunProgressFields {
