@@ -329,7 +329,10 @@ function gitOp(tree: Tree, rng: Prng): string {
       rmSync(other, { recursive: true, force: true });
       mkdirSync(other);
       git(other, 'init', '-q');
-      const keep = skillFolders(tree).filter(() => rng.chance(0.5));
+      const drawn = skillFolders(tree).filter(() => rng.chance(0.5));
+      // A folder nested in another kept one is copied with it. Copied again, cpSync meets its own symlinks
+      // already there and throws EINVAL ("to a subdirectory of self"): soak seed 7000, git.
+      const keep = drawn.filter((rel) => !drawn.some((o) => rel.startsWith(`${o}/`)));
       for (const rel of keep)
         cpSync(join(tree.root, rel), join(other, rel), { recursive: true, verbatimSymlinks: true });
       const scratch: Tree = { ...tree, root: other, spoiled: new Map() };
