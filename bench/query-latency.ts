@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { openIndex } from '../src/reader/index.js';
-import { childMain } from './child.js';
+import { childMain, maxRssKb } from './child.js';
 
 export interface QueryLatencyInput {
   db: string;
@@ -22,6 +22,8 @@ export interface QueryLatencyResult {
   latenciesMs: Record<string, number[]>;
   passes: number;
   errors: string[];
+  /** Peak RSS of the reader process (query model, vectors, SQLite cache), KB. */
+  maxRssKb: number;
   /** Set by the parent: how long the concurrent re-index took, ms. */
   writerWallMs?: number | undefined;
 }
@@ -49,5 +51,5 @@ childMain<QueryLatencyInput, QueryLatencyResult>(async (input) => {
     if (passes > 10_000) break;
   }
   await index.close();
-  return { latenciesMs, passes, errors: errors.slice(0, 20) };
+  return { latenciesMs, passes, errors: errors.slice(0, 20), maxRssKb: maxRssKb() };
 });

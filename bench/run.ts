@@ -6,14 +6,14 @@
  *   npm run bench                    full corpus: <repo>/../shared/corpus/skills ($SKILLSMITH_SHARED_DIR/corpus/skills)
  *   npm run bench -- --quick         two small sub-folders only, no 10× run (smoke run, ~20 s)
  *   npm run bench -- --corpus DIR    another folder of skills
+ *   npm run bench -- --scale-only    the 1× end-to-end run and the 20× corpus section only
  *
  * Every measurement runs in its own child process, one after another (two cores: concurrent measurements
  * would measure each other), so heaps, ORT sessions and peak RSS never mix.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { copyFile, cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +31,8 @@ import type { QueryLatencyInput, QueryLatencyResult } from './query-latency.js';
 import { measureDistributed, type DistributedBench } from './distributed.js';
 import { measureCliStartup, type CliStartupResult } from './cli-startup.js';
 import { int8Section, measureInt8, type Int8Bench } from './int8-model.js';
+import { measureScale, SCALE_COPIES, scaleSection, type ScaleBench } from './scale.js';
+import { closingLines, environmentLines, packageVersion, type Target } from './report.js';
 
 /** dist/bench/run.js → the repository root. */
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -43,8 +45,6 @@ const COPIES = 10;
 const CEILING_BATCH = 32;
 /** Runs of each ceiling shape; the best counts (a ceiling is the best the hardware does). */
 const CEILING_REPS = 2;
-/** Share of the machine other processes may use before a measurement is flagged as disturbed. */
-const OTHER_LOAD_WARN = 0.1;
 const TARGETS = { ratio: 0.9, reindexSpeedup: 50, rssKb: 1024 * 1024, distributedRatio: 0.9 };
 /** Alternating embedded / distributed runs (each a fresh database). */
 const DIST_RUNS = 3;
@@ -53,15 +53,17 @@ const CLI_RUNS = 9;
 /** CLI start-up targets: median wall of a whole process, ms. */
 const CLI_TARGETS = { help: 150, fts: 300, hybrid: 600 };
 
-const USAGE = `usage: npm run bench -- [--quick] [--corpus DIR]
-  --quick       only ${QUICK_SLICE.join(' + ')} (or the first two sub-folders), no 10× run
+const USAGE = `usage: npm run bench -- [--quick | --scale-only] [--corpus DIR]
+  --quick       only ${QUICK_SLICE.join(' + ')} (or the first two sub-folders), no 10× or ${SCALE_COPIES}× run
+  --scale-only  only the 1× end-to-end run and the ${SCALE_COPIES}× corpus section (its texts/s is compared with the 1× run)
   --corpus DIR  folder of skills (default: $SKILLSMITH_SHARED_DIR/corpus/skills, else <repo>/../shared/corpus/skills)`;
 
-function parseFlags(): { quick: boolean; corpus: string | undefined } {
+function parseFlags(): { quick: boolean; scaleOnly: boolean; corpus: string | undefined } {
   try {
     const { values } = parseArgs({
       options: {
         quick: { type: 'boolean', default: false },
+        'scale-only': { type: 'boolean', default: false },
         corpus: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -71,7 +73,8 @@ function parseFlags(): { quick: boolean; corpus: string | undefined } {
       console.log(USAGE);
       process.exit(0);
     }
-    return { quick: values.quick ?? false, corpus: values.corpus };
+    if (values.quick && values['scale-only']) throw new Error('--quick and --scale-only exclude each other');
+    return { quick: values.quick ?? false, scaleOnly: values['scale-only'] ?? false, corpus: values.corpus };
   } catch (err) {
     console.error(`${(err as Error).message}\n${USAGE}`);
     process.exit(2);
@@ -124,18 +127,6 @@ async function step<T>(name: string, log: StepLog, fn: () => Promise<ChildRun<T>
   }
 }
 
-const mark = (ok: boolean | undefined): string => (ok === undefined ? '✗ (not measured)' : ok ? '✓' : '✗');
-
-function packageVersion(name: string): string {
-  try {
-    const require = createRequire(import.meta.url);
-    return (JSON.parse(readFileSync(require.resolve(`${name}/package.json`), 'utf8')) as { version: string })
-      .version;
-  } catch {
-    return 'unknown';
-  }
-}
-
 async function main(): Promise<void> {
   const flags = parseFlags();
   const sharedDir = process.env.SKILLSMITH_SHARED_DIR || path.join(REPO, '..', 'shared');
@@ -156,16 +147,23 @@ async function main(): Promise<void> {
   const benchStarted = performance.now();
 
   try {
+    const queries = (
+      JSON.parse(await readFile(path.join(REPO, 'bench', 'eval', 'queries.json'), 'utf8')) as {
+        query: string;
+      }[]
+    ).map((q) => q.query);
     // 1–2. Texts + raw ORT ceiling.
-    const ceiling = await step('raw ORT ceiling', log, () =>
-      runChild<CeilingResult>(benchFile('ort-ceiling'), {
-        sources,
-        modelDir,
-        threads,
-        batchSize: CEILING_BATCH,
-        reps: CEILING_REPS,
-      } satisfies CeilingInput),
-    );
+    const ceiling = flags.scaleOnly
+      ? undefined
+      : await step('raw ORT ceiling', log, () =>
+          runChild<CeilingResult>(benchFile('ort-ceiling'), {
+            sources,
+            modelDir,
+            threads,
+            batchSize: CEILING_BATCH,
+            reps: CEILING_REPS,
+          } satisfies CeilingInput),
+        );
 
     // 3. Pipeline end-to-end, fresh database.
     const db = path.join(tmp, 'index.db');
@@ -178,6 +176,46 @@ async function main(): Promise<void> {
         runs: 1,
       } satisfies PipelineInput),
     );
+    const scaleInput = {
+      corpus,
+      tmp,
+      modelDir,
+      threads,
+      queries,
+      step: <T>(name: string, fn: () => Promise<ChildRun<T>>) => step(name, log, fn),
+    };
+    if (flags.scaleOnly) {
+      const scale = await measureScale(scaleInput);
+      const section = scaleSection(scale, first?.runs[0]);
+      const envRows: [string, string][] = [
+        ['model', spec.id],
+        ['corpus', corpus],
+        ['load average at start (1/5/15 min)', loadAtStart.map((l) => num(l, 2)).join(' / ')],
+      ];
+      const out = [
+        ...environmentLines('# skillsmith bench (--scale-only)', threads, envRows),
+        ...section.lines,
+        ...closingLines(conditions, section.targets, errors),
+        '',
+        `_Bench wall time: ${seconds(performance.now() - benchStarted, 1)}. JSON: bench-out/latest-scale.json._`,
+      ];
+      console.log(out.join('\n'));
+      const json = {
+        date: new Date().toISOString(),
+        pipeline: first ?? null,
+        scale,
+        targets: section.targets,
+        conditions,
+        loadAtStart,
+        errors,
+      };
+      await mkdir(path.join(REPO, 'bench-out'), { recursive: true });
+      await writeFile(
+        path.join(REPO, 'bench-out', 'latest-scale.json'),
+        `${JSON.stringify(json, null, 2)}\n`,
+      );
+      return;
+    }
 
     // 4. Unchanged re-index of the same database, in a second process (as a scheduled job would run).
     const reindex = first
@@ -213,6 +251,9 @@ async function main(): Promise<void> {
           } satisfies PipelineInput);
         });
 
+    // 5b. 20× corpus of distinct texts: throughput, memory and the reader at scale.
+    const scale: ScaleBench | undefined = flags.quick ? undefined : await measureScale(scaleInput);
+
     // 6. Sequential baseline.
     const sequential = await step('sequential baseline', log, () =>
       runChild<SequentialResult>(benchFile('sequential-baseline'), {
@@ -225,11 +266,6 @@ async function main(): Promise<void> {
 
     // 7. Query latency: a reader on the full index, idle, then while a re-index writes to the same file
     //    (a copy of the index, crawled again under a second source id: ~1,400 new rows, vectors reused).
-    const queries = (
-      JSON.parse(await readFile(path.join(REPO, 'bench', 'eval', 'queries.json'), 'utf8')) as {
-        query: string;
-      }[]
-    ).map((q) => q.query);
     const modes: QueryLatencyInput['modes'] = ['hybrid', 'fts', 'vector'];
     const idleQueries = first
       ? await step('query latency (idle)', log, () =>
@@ -398,28 +434,16 @@ async function main(): Promise<void> {
     // ---- tables ----
     const out: string[] = [];
     const cpus = os.cpus();
+    const envRows: [string, string][] = [
+      ['model', `${spec.id} (dim ${spec.dim}, ≤ ${spec.maxTokens} tokens, pooling ${spec.pooling})`],
+      [
+        'corpus',
+        `${corpus}${flags.quick ? ` (slice: ${sources.map((s) => path.basename(s.root)).join(', ')})` : ''}`,
+      ],
+      ['load average at start (1/5/15 min)', loadAtStart.map((l) => num(l, 2)).join(' / ')],
+    ];
     out.push(
-      `# skillsmith bench${flags.quick ? ' (--quick)' : ''}`,
-      '',
-      '## Environment',
-      '',
-      table(
-        ['', ''],
-        [
-          ['node', `${process.version} (${process.platform} ${process.arch})`],
-          ['CPU', `${cpus[0]?.model.trim() ?? 'unknown'} × ${cpus.length}`],
-          ['thread budget (cpuBudget())', String(threads)],
-          ['memory', `${num(os.totalmem() / 2 ** 30, 1)} GiB`],
-          ['onnxruntime-node', packageVersion('onnxruntime-node')],
-          ['model', `${spec.id} (dim ${spec.dim}, ≤ ${spec.maxTokens} tokens, pooling ${spec.pooling})`],
-          [
-            'corpus',
-            `${corpus}${flags.quick ? ` (slice: ${sources.map((s) => path.basename(s.root)).join(', ')})` : ''}`,
-          ],
-          ['load average at start (1/5/15 min)', loadAtStart.map((l) => num(l, 2)).join(' / ')],
-          ['date', new Date().toISOString()],
-        ],
-      ),
+      ...environmentLines(`# skillsmith bench${flags.quick ? ' (--quick)' : ''}`, threads, envRows),
       '',
       '## Texts (crawlDir + parseSkill, text = skillText, distinct)',
       '',
@@ -556,6 +580,8 @@ async function main(): Promise<void> {
           `its extra memory is crawl, parse, dedup lookups and writing ${COPIES}× the rows, not inference.`,
       );
     }
+    const scaleOut = scale && scaleSection(scale, run1);
+    if (scaleOut) out.push(...scaleOut.lines);
     out.push(
       '',
       '## Sequential baseline (parse → embed alone → autocommit INSERT, one skill at a time)',
@@ -692,7 +718,7 @@ async function main(): Promise<void> {
       ),
     );
 
-    const targets: { name: string; measured: string; ok: boolean | undefined }[] = [
+    const targets: Target[] = [
       {
         name: `e2e texts/s ÷ ceiling texts/s ≥ ${TARGETS.ratio}`,
         measured: `${num(e2eTextsPerSec, 1)} ÷ ${num(ceilingShape?.textsPerSec, 1)} = ${num(e2eRatio, 3)}`,
@@ -734,6 +760,7 @@ async function main(): Promise<void> {
       measured: `${seconds(distEmbeddedMs)} ÷ ${seconds(distDistributedMs)} = ${num(distRatio, 3)}`,
       ok: distRatio === undefined ? undefined : distRatio >= TARGETS.distributedRatio,
     });
+    if (scaleOut) targets.push(...scaleOut.targets);
     targets.push(...int8Out.targets);
     for (const c of cli) {
       targets.push({
@@ -750,55 +777,7 @@ async function main(): Promise<void> {
         : MISSING,
       ok: accountedOk,
     });
-    // The concurrent re-index is the point of the "during re-index" step, not a disturbance.
-    const disturbed = Object.entries(conditions).filter(
-      ([name, c]) =>
-        !name.includes('during re-index') && c.otherLoad !== undefined && c.otherLoad > OTHER_LOAD_WARN,
-    );
-    out.push(
-      '',
-      '## Measurement conditions (each measurement is its own child process, run one at a time)',
-      '',
-      table(
-        ['measurement', 'wall', 'its CPU time', 'machine busy', 'other processes'],
-        Object.entries(conditions).map(([name, c]) => [
-          name,
-          seconds(c.wallMs),
-          seconds(c.ownCpuMs),
-          seconds(c.machineBusyMs),
-          c.otherLoad === undefined
-            ? undefined
-            : `${num(c.otherLoad * 100, 1)} % of the machine${c.otherLoad > OTHER_LOAD_WARN ? ' ⚠' : ''}`,
-        ]),
-      ),
-    );
-    if (disturbed.length > 0) {
-      out.push(
-        '',
-        `⚠ Other processes used more than ${OTHER_LOAD_WARN * 100} % of the machine during ` +
-          `${disturbed.map(([n]) => n).join(', ')}: those numbers are low and not comparable; rerun on a quiet machine.`,
-      );
-    }
-    out.push(
-      '',
-      '## Targets',
-      '',
-      table(
-        ['target', 'measured', ''],
-        targets.map((t) => [t.name, t.measured, mark(t.ok)]),
-      ),
-    );
-    if (Object.keys(errors).length > 0) {
-      out.push(
-        '',
-        '## Failed measurements',
-        '',
-        table(
-          ['measurement', 'error'],
-          Object.entries(errors).map(([k, v]) => [k, v.split('\n')[0]]),
-        ),
-      );
-    }
+    out.push(...closingLines(conditions, targets, errors));
     const totalMs = performance.now() - benchStarted;
     out.push('', `_Bench wall time: ${seconds(totalMs, 1)}. JSON: bench-out/latest.json._`);
     console.log(out.join('\n'));
@@ -837,6 +816,7 @@ async function main(): Promise<void> {
       },
       reindex: reindex && { ...reindex, derived: { medianWallMs: reMedian, speedup: reSpeedup } },
       tenX: tenX ?? null,
+      scale: scale ?? null,
       queryLatency: { idle: idleQueries ?? null, duringReindex: busyQueries ?? null },
       gitSource: gitRuns ?? null,
       distributed: dist
