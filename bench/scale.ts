@@ -2,7 +2,8 @@
  * The scale section of the bench: a 20× corpus of distinct texts (`scale-corpus.ts`: perturbed copies, so
  * nothing dedups and the run embeds ~20× the texts of the 1× run), indexed into a fresh database, re-indexed
  * unchanged, then searched by a reader. Targets (issue 13): texts/s within 10 % of the 1× run, peak RSS < 1 GiB,
- * reader hybrid p95 < 50 ms and reader RSS < 300 MiB.
+ * reader hybrid p95 < 50 ms and reader RSS < 300 MiB; the reader's int8 vector scan (with exact rerank) finds the
+ * exact scan's top 10 (recall@10 ≥ 0.99).
  */
 import { existsSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -12,6 +13,7 @@ import { median, mib, MISSING, num, percentile, ratio, seconds, table } from './
 import type { PipelineInput, PipelineResult, PipelineRun } from './pipeline-child.js';
 import type { QueryLatencyInput, QueryLatencyResult } from './query-latency.js';
 import { buildScaleCorpus, type ScaleCorpusStats } from './scale-corpus.js';
+import type { VectorRecallInput, VectorRecallResult } from './vector-recall.js';
 
 export const SCALE_COPIES = 20;
 export const SCALE_TARGETS = {
@@ -20,6 +22,7 @@ export const SCALE_TARGETS = {
   rssKb: 1024 * 1024,
   readerP95Ms: 50,
   readerRssKb: 300 * 1024,
+  recallAt10: 0.99,
 };
 const REINDEX_RUNS = 3;
 const MODES: QueryLatencyInput['modes'] = ['hybrid', 'fts', 'vector'];
@@ -35,6 +38,7 @@ export interface ScaleBench {
   dbBytes: number | undefined;
   walBytes: number | undefined;
   reader: QueryLatencyResult | undefined;
+  recall: VectorRecallResult | undefined;
 }
 
 export interface ScaleInput {
@@ -81,6 +85,16 @@ export async function measureScale(input: ScaleInput): Promise<ScaleBench> {
         } satisfies QueryLatencyInput),
       )
     : undefined;
+  const recall = first
+    ? await step(`${SCALE_COPIES}× corpus: vector recall@10 vs exact scan`, () =>
+        runChild<VectorRecallResult>(benchFile('vector-recall'), {
+          db,
+          modelDir: input.modelDir,
+          queries: input.queries,
+          k: 10,
+        } satisfies VectorRecallInput),
+      )
+    : undefined;
   return {
     copies: SCALE_COPIES,
     corpus: { ...built.stats, buildMs: built.buildMs },
@@ -89,6 +103,7 @@ export async function measureScale(input: ScaleInput): Promise<ScaleBench> {
     dbBytes,
     walBytes,
     reader,
+    recall,
   };
 }
 
@@ -174,6 +189,12 @@ export function scaleSection(
         ];
       }),
     ),
+    '',
+    b.recall
+      ? `Vector search (int8 scan of ${num(b.recall.vectors)} vectors, exact rerank of the best ≥ 64) against an ` +
+        `exact float32 scan, over ${num(b.recall.queries)} eval queries: recall@10 **${num(b.recall.recall, 4)}**, ` +
+        `${num(b.recall.queriesBelowOne)} queries with a different top 10, ${num(b.recall.sameOrder)} in the same order.`
+      : `Vector recall@10: ${MISSING}`,
   ];
   const t = SCALE_TARGETS;
   const targets: ScaleTarget[] = [
@@ -196,6 +217,11 @@ export function scaleSection(
       name: `${b.copies}× corpus: reader peak RSS < ${t.readerRssKb / 1024} MiB`,
       measured: mib(b.reader?.maxRssKb),
       ok: b.reader ? b.reader.maxRssKb < t.readerRssKb : undefined,
+    },
+    {
+      name: `${b.copies}× corpus: reader vector recall@10 against the exact scan ≥ ${t.recallAt10}`,
+      measured: num(b.recall?.recall, 4),
+      ok: b.recall ? b.recall.recall >= t.recallAt10 : undefined,
     },
   ];
   return { lines, targets };
