@@ -42,6 +42,14 @@ interface CpuProfile {
 const CATEGORIES: [string, (f: CallFrame) => boolean][] = [
   ['idle', (f) => f.functionName === '(idle)'],
   ['GC', (f) => f.functionName === '(garbage collector)'],
+  // Session creation runs in the constructor of ORT's session handler (native, charged to it): model load.
+  [
+    'model load (ORT session create, tokenizer build)',
+    (f) =>
+      (/onnxruntime-(node|common)/.test(f.url) && /SessionHandler|initOrt|create/.test(f.functionName)) ||
+      (f.url.includes('@huggingface/tokenizers') &&
+        /^(Unigram|create_tokenizer_model|Tokenizer)$/.test(f.functionName)),
+  ],
   ['model: ORT session.run', (f) => /onnxruntime-(node|common)/.test(f.url)],
   ['model: tensors in/out + pooling (embedder.js)', (f) => f.url.endsWith('/workers/embedder.js')],
   ['tokenizer', (f) => f.url.includes('@huggingface/tokenizers')],
