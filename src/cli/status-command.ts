@@ -20,16 +20,12 @@ export async function readDbStatus(path: string, runs = 5): Promise<DbStatus> {
   const db = resolve(path);
   const index = await openIndex(db);
   try {
-    const { models, sources, runs: recent, lastRunErrors } = index.status({ runs });
     return {
       db,
       schemaVersion: index.schemaVersion,
       bytes: statSync(db).size,
       walBytes: existsSync(`${db}-wal`) ? statSync(`${db}-wal`).size : 0,
-      models,
-      sources,
-      runs: recent,
-      lastRunErrors,
+      ...index.status({ runs }),
     };
   } finally {
     await index.close();

@@ -111,7 +111,7 @@ export async function startWriterRole(options: WriterRoleOptions): Promise<Write
   for (const w of [writeWorker, rpcWorker])
     w.on('error', (err) => log.error({ err }, 'queue connection error'));
   // Steps beside the jobs, each with its stop: close() stops them once no job is in hand.
-  const background: (() => void)[] = [ctx.runEpochs.stop, checkpointWhenDrained(writeWorker, writer, log)];
+  const background: (() => unknown)[] = [ctx.runEpochs.stop, checkpointWhenDrained(writeWorker, writer, log)];
   await Promise.all([writeWorker.waitUntilReady(), rpcWorker.waitUntilReady()]);
   const janitor = startCrawlJanitor({
     writer,
@@ -121,6 +121,7 @@ export async function startWriterRole(options: WriterRoleOptions): Promise<Write
     everyMs: options.janitorMs,
     onEnded: ctx.runEpochs.ended,
   });
+  background.push(janitor.stop);
   let closing = false;
   log.info({ db: writer.path, prefix: target.prefix }, 'writer ready');
 
@@ -135,8 +136,7 @@ export async function startWriterRole(options: WriterRoleOptions): Promise<Write
       await closeWorkers([writeWorker, rpcWorker], graceMs, () =>
         log.warn({ graceMs }, 'grace period over: closing with a job in hand (it will be redelivered)'),
       );
-      for (const stop of background) stop();
-      await janitor.stop();
+      await Promise.all(background.map((stop) => stop()));
       writer.checkpoint();
       writer.close();
       redis.disconnect();
