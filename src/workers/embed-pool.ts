@@ -42,7 +42,7 @@ export class EmbedPool {
     disableOrtTelemetry();
     const shape = poolShape(options.threads);
     this.workers = shape.workers;
-    const workerData: EmbedWorkerData = { modelDir: options.model.dir, intraOpThreads: shape.intraOpThreads };
+    const workerData: EmbedWorkerData = { model: options.model, intraOpThreads: shape.intraOpThreads };
     this.pool = new Piscina<EmbedTask, EmbedResult>({
       filename: workerFile(),
       minThreads: shape.workers,

@@ -4,7 +4,6 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol, workerData } from 'piscina';
-import { loadModelSpec } from '../model/model-spec.js';
 import {
   EMBED_WORKER_READY,
   type EmbedResult,
@@ -16,7 +15,7 @@ import { createEmbedder } from './embedder.js';
 const data = workerData as EmbedWorkerData;
 // A model that cannot load (truncated file, wrong graph) must fail every task, not the thread: piscina stops
 // replacing threads that die while starting, and the tasks queued for them would then never settle.
-const loaded = await createEmbedder(loadModelSpec(data.modelDir), {
+const loaded = await createEmbedder(data.model, {
   intraOpThreads: data.intraOpThreads,
 }).then(
   (embedder) => ({ embedder }),
