@@ -26,7 +26,7 @@ import { benchFile, runChild, type BenchSource, type ChildRun, type RunCondition
 import { median, mib, MISSING, num, percentile, ratio, seconds, table } from './markdown.js';
 import type { CeilingInput, CeilingResult } from './ort-ceiling.js';
 import type { PipelineInput, PipelineResult, PipelineRun } from './pipeline-child.js';
-import type { SequentialInput, SequentialResult } from './sequential-baseline.js';
+import { measureVsBaseline, vsBaselineSection } from './vs-baseline.js';
 import type { QueryLatencyInput, QueryLatencyResult } from './query-latency.js';
 import { measureDistributed, type DistributedBench } from './distributed.js';
 import { measureCliStartup, type CliStartupResult } from './cli-startup.js';
@@ -48,6 +48,8 @@ const CEILING_REPS = 2;
 const TARGETS = { ratio: 0.9, reindexSpeedup: 50, rssKb: 1024 * 1024, distributedRatio: 0.9 };
 /** Alternating embedded / distributed runs (each a fresh database). */
 const DIST_RUNS = 5; // issue 13 asks for at least 5 alternating runs
+/** Pipeline / sequential-baseline pairs per model (fresh databases, alternating). */
+const VS_BASELINE_RUNS = 3;
 /** Runs of each CLI start-up command (after one warm-up each), alternating. */
 const CLI_RUNS = 9;
 /** CLI start-up targets: median wall of a whole process, ms. */
@@ -254,15 +256,22 @@ async function main(): Promise<void> {
     // 5b. 20× corpus of distinct texts: throughput, memory and the reader at scale.
     const scale: ScaleBench | undefined = flags.quick ? undefined : await measureScale(scaleInput);
 
-    // 6. Sequential baseline.
-    const sequential = await step('sequential baseline', log, () =>
-      runChild<SequentialResult>(benchFile('sequential-baseline'), {
-        sources,
-        db: path.join(tmp, 'sequential.db'),
-        modelDir,
-        threads,
-      } satisfies SequentialInput),
-    );
+    // 6. Against the sequential baseline, int8 default and float32, alternating runs (bench/vs-baseline.ts).
+    const vsBaseline = await measureVsBaseline({
+      sources,
+      tmp,
+      threads,
+      runs: flags.quick ? 1 : VS_BASELINE_RUNS,
+      models: [
+        {
+          label: `${path.basename(modelDir).replace(/-[0-9a-f]{12}$/, '')} (default)`,
+          dir: modelDir,
+          target: 2.0,
+        },
+        { label: 'use-lite-en (float32)', dir: fp32Dir, target: 1.5 },
+      ],
+      step: (name, fn) => step(name, log, fn),
+    });
 
     // 7. Query latency: a reader on the full index, idle, then while a re-index writes to the same file
     //    (a copy of the index, crawled again under a second source id: ~1,400 new rows, vectors reused).
@@ -401,8 +410,6 @@ async function main(): Promise<void> {
     const reSpeedup = ratio(run1?.wallMs, reMedian);
     const reEmbedded = reindex?.runs.map((r) => r.counts.embedded);
     const tenRun = tenX?.runs[0];
-    const seqSkillsPerSec = sequential ? sequential.seen / (sequential.wallMs / 1000) : undefined;
-    const seqSpeedup = ratio(e2eSkillsPerSec, seqSkillsPerSec);
     const accounted = run1 ? run1.counts.indexed + run1.counts.failed : undefined;
     const accountedOk =
       run1 && accounted !== undefined
@@ -582,36 +589,8 @@ async function main(): Promise<void> {
     }
     const scaleOut = scale && scaleSection(scale, run1);
     if (scaleOut) out.push(...scaleOut.lines);
-    out.push(
-      '',
-      '## Sequential baseline (parse → embed alone → autocommit INSERT, one skill at a time)',
-      '',
-      table(
-        ['indexer', 'wall', 'skills/s', 'texts embedded', 'in embed', 'in INSERT', 'peak RSS', 'speed-up'],
-        [
-          [
-            `sequential (1 session × intra-op ${threads}, batch 1, WAL, synchronous=${sequential?.synchronous ?? MISSING})`,
-            seconds(sequential?.wallMs),
-            num(seqSkillsPerSec, 1),
-            num(sequential?.embedded),
-            seconds(sequential?.embedMs),
-            seconds(sequential?.insertMs),
-            mib(sequential?.maxRssKb),
-            '1.0×',
-          ],
-          [
-            `pipeline (runEmbedded, ${threads} workers × intra-op 1)`,
-            seconds(run1?.wallMs),
-            num(e2eSkillsPerSec, 1),
-            num(run1?.counts.embedded),
-            MISSING,
-            MISSING,
-            mib(run1?.maxRssKb),
-            `**${num(seqSpeedup, 2)}×**`,
-          ],
-        ],
-      ),
-    );
+    const vsBaselineOut = vsBaselineSection(vsBaseline, threads, flags.quick ? 1 : VS_BASELINE_RUNS);
+    out.push(...vsBaselineOut.lines);
     const gitFirst = gitRuns?.first;
     const gitAgain = gitRuns?.again ?? [];
     const gitMedian = median(gitAgain.map((r) => r.wallMs));
@@ -760,6 +739,7 @@ async function main(): Promise<void> {
       measured: `${seconds(distEmbeddedMs)} ÷ ${seconds(distDistributedMs)} = ${num(distRatio, 3)}`,
       ok: distRatio === undefined ? undefined : distRatio >= TARGETS.distributedRatio,
     });
+    targets.push(...vsBaselineOut.targets);
     if (scaleOut) targets.push(...scaleOut.targets);
     targets.push(...int8Out.targets);
     for (const c of cli) {
@@ -829,10 +809,7 @@ async function main(): Promise<void> {
             },
           }
         : null,
-      sequential: sequential && {
-        ...sequential,
-        derived: { skillsPerSec: seqSkillsPerSec, pipelineSpeedup: seqSpeedup },
-      },
+      vsBaseline,
       targets,
       conditions,
       loadAtStart,

@@ -25,7 +25,10 @@ export interface SequentialResult {
   indexed: number;
   failed: number;
   embedded: number;
+  /** From loading the model to the last INSERT, ms. */
   wallMs: number;
+  /** Of wallMs: loading the model (tokenizer + ORT session). */
+  loadMs: number;
   /** Of wallMs: time inside embed() calls, and inside INSERTs. The rest is crawl + parse. */
   embedMs: number;
   insertMs: number;
@@ -36,7 +39,10 @@ export interface SequentialResult {
 
 childMain<SequentialInput, SequentialResult>(async (input) => {
   const spec = loadModelSpec(input.modelDir);
+  // The clock includes the session load, as the pipeline's includes its pool start.
+  const started = performance.now();
   const embedder = await createEmbedder(spec, { intraOpThreads: input.threads });
+  const loadMs = performance.now() - started;
   const db = new Database(input.db);
   db.pragma('journal_mode = WAL');
   const synchronous = db.pragma('synchronous', { simple: true }) as number;
@@ -58,7 +64,6 @@ childMain<SequentialInput, SequentialResult>(async (input) => {
   let failed = 0;
   let embedMs = 0;
   let insertMs = 0;
-  const started = performance.now();
   for (const source of input.sources) {
     const sourceId = source.id ?? dirSourceId(source.root);
     for await (const item of crawlDir({ root: source.root, sourceId })) {
@@ -112,6 +117,7 @@ childMain<SequentialInput, SequentialResult>(async (input) => {
     failed,
     embedded: indexed,
     wallMs,
+    loadMs,
     embedMs,
     insertMs,
     synchronous,
