@@ -6,6 +6,7 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import type { ModelSpec } from '../model/model-spec.js';
 import type { EmbedResult } from '../shared/messages.js';
 import { disableOrtTelemetry } from './ort-telemetry.js';
+import { cacheUnigramWords } from './unigram-word-cache.js';
 
 /** Options of {@link createEmbedder}. */
 export interface EmbedderOptions {
@@ -36,12 +37,13 @@ export async function createEmbedder(spec: ModelSpec, options: EmbedderOptions =
   const maxBatch = options.maxBatch ?? 32;
   const configPath = join(spec.dir, 'tokenizer_config.json');
   const tokenizerJson = JSON.parse(readFileSync(spec.tokenizerPath, 'utf8')) as {
-    model?: { unk_id?: number; unk_token?: string; vocab?: unknown };
+    model?: { type?: unknown; unk_id?: number; unk_token?: string; vocab?: unknown };
   };
   const tokenizer = new Tokenizer(
     tokenizerJson,
     existsSync(configPath) ? (JSON.parse(readFileSync(configPath, 'utf8')) as object) : {},
   );
+  cacheUnigramWords(tokenizer, tokenizerJson.model);
   // Some tokenizer models give no id for an out-of-vocabulary word (the JS WordLevel model returns null);
   // feeding that to the model would throw and fail the whole batch, so map it to the model's unknown token.
   const unkId = unknownTokenId(tokenizerJson.model);
