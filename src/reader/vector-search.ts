@@ -7,6 +7,7 @@ import {
   type FilterableSkill,
   type NormalizedFilters,
 } from './filters.js';
+import { Int8Matrix } from './int8-matrix.js';
 import type { IndexModel } from './types.js';
 
 const LITTLE_ENDIAN_HOST = endianness() === 'LE';
@@ -22,18 +23,29 @@ interface SkillMeta extends FilterableSkill {
 }
 
 /**
- * Candidates the int8 scan hands to the exact rerank: at least this many, and at least 4 × the hits asked for.
- * int8 rounding moves a cosine by ~0.001 while the 10th and the 64th hit of a query are ~0.05 apart, so the
- * exact top 10 is always among them (recall@10 against the exact scan: `npm run bench`, 20× section).
+ * Candidates the int8 scan hands to the exact rerank: at most this many, and at most 4 × the hits asked for
+ * (the window the results are defined over). int8 rounding moves a cosine by ~0.001 while the 10th and the 64th
+ * hit of a query are ~0.05 apart, so the exact top 10 is always among them (recall@10 against the exact scan:
+ * `npm run bench`, 20× section). The rerank reads candidates best first and stops as soon as the scan's error
+ * bound shows that no candidate left can enter the hits: ~70 reads instead of 200 for 50 hits at 29k skills.
  */
 const RERANK_MIN = 64;
 const RERANK_FACTOR = 4;
 
 /**
+ * A reload that must read at least this share of the vectors reads all of them in one scan of the table
+ * (~3× cheaper per vector than one lookup each): every first load, and a re-embed of most of the index.
+ */
+const BULK_READ_SHARE = 1 / 8;
+
+/** One live vector's metadata, in the load's order (by skill, then chunk). */
+type MetaRow = Omit<SkillMeta, 'warningCodes'> & { chunk: number; textHash: string; warnings: string };
+
+/**
  * Nearest-neighbour search over one model's vectors, kept in memory as int8 codes with one scale per row
  * (vector ≈ scale × codes: a quarter of the float32 matrix, 15 MB instead of 60 MB at 29k skills), scanned in
- * full, then the best candidates re-scored exactly from their float32 vectors in the database: the scores and
- * the order returned are those of the exact cosine.
+ * full (a WebAssembly SIMD kernel, `int8-kernels.ts`), then the best candidates re-scored exactly from their
+ * float32 vectors in the database: the scores and the order returned are those of the exact cosine.
  *
  * Freshness: `PRAGMA data_version` changes whenever another connection commits; the matrix is reloaded on the
  * first search after that, so a reader kept open for days sees every new batch and never returns a tombstoned
@@ -42,16 +54,16 @@ const RERANK_FACTOR = 4;
  * added or changed, not a reload of every vector. The rerank reads a few dozen vectors by primary key, each
  * its own short read.
  *
- * Cost: the scan is N × dim multiply-adds, ~0.5 µs per 512-d row on one core (Node 20): ~15 ms at 29k skills,
- * ~50 ms per 100k, plus ~0.5 ms of rerank reads and the query embedding (~1–2 ms). An ANN index (HNSW:
- * hnswlib-node, sqlite-vec …) becomes worth its build time and recall loss around 100k vectors, or earlier if
- * the latency budget is below the scan time.
+ * Cost at 29k skills, quiet core (Node 20): the scan ~1.5 ms, the rerank ~1 ms of reads, plus the query
+ * embedding (~1–2 ms); the scan grows with N × dim (~5 ms per 100k 512-d rows). An ANN index (HNSW:
+ * hnswlib-node, sqlite-vec …) becomes worth its build time and recall loss well past 100k vectors.
  */
 export class VectorSearch {
   private dataVersion: number | undefined;
-  /** Row r's vector ≈ scales[r] × codes[r·dim … (r+1)·dim). */
-  private codes = new Int8Array(0);
-  private scales = new Float32Array(0);
+  /** Row r's vector ≈ scales[r] × codes of row r; only the first `size` rows are live. */
+  private matrix: Int8Matrix;
+  /** Largest row scale: bounds the scan's rounding error ({@link Int8Matrix.scan}). */
+  private maxScale = 0;
   /** For each row, the index of its skill in `skills` (a skill may own several chunk rows), and its chunk. */
   private rowSkill = new Int32Array(0);
   private rowChunk = new Int32Array(0);
@@ -62,6 +74,7 @@ export class VectorSearch {
   private rowOf = new Map<string, [string, number]>();
   private readonly metaStmt: Database.Statement;
   private readonly vectorStmt: Database.Statement;
+  private readonly allVectorsStmt: Database.Statement;
   /** One vector decoded from its BLOB (an aligned copy: BLOB offsets need not be multiples of 4). */
   private readonly scratch: Float32Array;
 
@@ -70,7 +83,7 @@ export class VectorSearch {
     readonly model: IndexModel,
   ) {
     // The covering index gives (skill, chunk, text_hash) without touching the 2 KB vector rows; only vectors
-    // that are new or whose text changed are then read one by one.
+    // that are new or whose text changed are then read.
     this.metaStmt = db.prepare(
       `SELECT e.skill_id AS id, e.chunk AS chunk, e.text_hash AS textHash, s.source_id AS sourceId, s.path AS path,
               s.license AS license, s.warnings AS warnings
@@ -81,7 +94,13 @@ export class VectorSearch {
     this.vectorStmt = db
       .prepare(`SELECT vector FROM skill_embeddings WHERE skill_id = ? AND model_id = ? AND chunk = ?`)
       .pluck();
+    // `+model_id`: scan the table in its own order (sequential pages) rather than through the text-hash index
+    // (one random lookup per vector, ~4× slower at 29k).
+    this.allVectorsStmt = db
+      .prepare(`SELECT skill_id AS id, chunk, vector FROM skill_embeddings WHERE +model_id = ? AND dim = ?`)
+      .raw();
     this.scratch = new Float32Array(model.dim);
+    this.matrix = new Int8Matrix(0, model.dim);
   }
 
   /** Rows currently loaded (vectors, not skills). */
@@ -105,8 +124,9 @@ export class VectorSearch {
   /**
    * Brings the matrix up to date if another connection committed since the last load. Incremental: the
    * metadata of every live vector is scanned (a few ms for the corpus), unchanged rows are copied from the
-   * old matrix, and only new or re-embedded vectors are read and quantized. A reader open during a re-index
-   * therefore pays for what the writer changed, not for the whole index, on the first search after each commit.
+   * old matrix, and only new or re-embedded vectors are read and quantized (one lookup each, or one scan of
+   * the table when they are many, as on the first load). A reader open during a re-index therefore pays for
+   * what the writer changed, not for the whole index, on the first search after each commit.
    */
   refresh(): void {
     const version = this.db.pragma('data_version', { simple: true }) as number;
@@ -115,55 +135,72 @@ export class VectorSearch {
     this.db.transaction(() => {
       // Read the version inside the same snapshot as the rows, so a commit racing the load forces a reload.
       this.dataVersion = this.db.pragma('data_version', { simple: true }) as number;
-      const meta = this.metaStmt.all(modelId, dim) as (Omit<SkillMeta, 'warningCodes'> & {
-        chunk: number;
-        textHash: string;
-        warnings: string;
-      })[];
-      const codes = new Int8Array(meta.length * dim);
-      const scales = new Float32Array(meta.length);
-      const rowSkill = new Int32Array(meta.length);
-      const rowChunk = new Int32Array(meta.length);
-      const skillStart: number[] = [];
-      const skills: SkillMeta[] = [];
-      const rowOf = new Map<string, [string, number]>();
-      const v = this.scratch;
-      let row = 0;
-      for (const r of meta) {
+      const meta = this.metaStmt.all(modelId, dim) as MetaRow[];
+      const matrix = new Int8Matrix(meta.length, dim);
+      // Row i of the new matrix is meta[i] until the end, where rows that could not be read are dropped.
+      const loaded = new Uint8Array(meta.length);
+      const toRead = new Map<string, number>();
+      meta.forEach((r, i) => {
         const key = `${r.id}\0${r.chunk}`;
         const old = this.rowOf.get(key);
         if (old && old[0] === r.textHash) {
-          codes.set(this.codes.subarray(old[1] * dim, (old[1] + 1) * dim), row * dim);
-          scales[row] = this.scales[old[1]] as number;
-        } else {
-          if (!this.readVector(r.id, r.chunk)) continue;
-          // Symmetric per-row quantization: the largest |component| maps to ±127.
-          let maxAbs = 0;
-          for (let d = 0; d < dim; d++) maxAbs = Math.max(maxAbs, Math.abs(v[d] as number));
-          const scale = maxAbs / 127;
-          const inv = scale > 0 ? 1 / scale : 0;
-          for (let d = 0; d < dim; d++) codes[row * dim + d] = Math.round((v[d] as number) * inv);
-          scales[row] = scale;
+          matrix.copyRow(i, this.matrix, old[1]);
+          loaded[i] = 1;
+        } else toRead.set(key, i);
+      });
+      const blobOk = (blob: unknown): blob is Buffer =>
+        blob instanceof Uint8Array && blob.byteLength === dim * 4;
+      if (toRead.size > 0 && toRead.size >= meta.length * BULK_READ_SHARE) {
+        for (const [id, chunk, blob] of this.allVectorsStmt.iterate(modelId, dim) as Iterable<
+          [string, number, unknown]
+        >) {
+          const i = toRead.get(`${id}\0${chunk}`);
+          if (i === undefined || !blobOk(blob)) continue;
+          matrix.setRow(i, blob);
+          loaded[i] = 1;
         }
-        if (skills.at(-1)?.id !== r.id) {
-          const { id, sourceId, path, license } = r;
-          skills.push({ id, sourceId, path, license, warningCodes: warningCodesOf(r.warnings) });
-          skillStart.push(row);
+      } else {
+        for (const i of toRead.values()) {
+          const r = meta[i] as MetaRow;
+          const blob = this.vectorStmt.get(r.id, modelId, r.chunk);
+          if (!blobOk(blob)) continue;
+          matrix.setRow(i, blob);
+          loaded[i] = 1;
         }
-        rowSkill[row] = skills.length - 1;
-        rowChunk[row] = r.chunk;
-        rowOf.set(key, [r.textHash, row]);
-        row++;
       }
-      skillStart.push(row);
-      this.codes = codes.subarray(0, row * dim);
-      this.scales = scales.subarray(0, row);
-      this.rowSkill = rowSkill.subarray(0, row);
-      this.rowChunk = rowChunk.subarray(0, row);
-      this.skillStart = Int32Array.from(skillStart);
-      this.skills = skills;
-      this.rowOf = rowOf;
+      this.install(meta, matrix, loaded);
     })();
+  }
+
+  /** Makes the loaded rows of `matrix` the live ones (moving rows up over any that could not be read). */
+  private install(meta: MetaRow[], matrix: Int8Matrix, loaded: Uint8Array): void {
+    const rowSkill = new Int32Array(meta.length);
+    const rowChunk = new Int32Array(meta.length);
+    const skillStart: number[] = [];
+    const skills: SkillMeta[] = [];
+    const rowOf = new Map<string, [string, number]>();
+    let row = 0;
+    meta.forEach((r, i) => {
+      if (!loaded[i]) return;
+      if (row !== i) matrix.copyRow(row, matrix, i);
+      if (skills.at(-1)?.id !== r.id) {
+        const { id, sourceId, path, license } = r;
+        skills.push({ id, sourceId, path, license, warningCodes: warningCodesOf(r.warnings) });
+        skillStart.push(row);
+      }
+      rowSkill[row] = skills.length - 1;
+      rowChunk[row] = r.chunk;
+      rowOf.set(`${r.id}\0${r.chunk}`, [r.textHash, row]);
+      row++;
+    });
+    skillStart.push(row);
+    this.matrix = matrix;
+    this.maxScale = matrix.maxScale(row);
+    this.rowSkill = rowSkill.subarray(0, row);
+    this.rowChunk = rowChunk.subarray(0, row);
+    this.skillStart = Int32Array.from(skillStart);
+    this.skills = skills;
+    this.rowOf = rowOf;
   }
 
   /** The `limit` skills most similar to `query` (unit length, `model.dim` long), best first; one hit per skill. */
@@ -175,40 +212,95 @@ export class VectorSearch {
     const allowed = keep && this.skills.map((s) => keep(s));
     // 1. Approximate scores from the int8 codes, best row per skill.
     const approx = new Float64Array(this.skills.length).fill(-Infinity);
-    const c = this.codes;
     const rows = this.rowSkill.length;
+    const { dots, factor, errorBound } = this.matrix.scan(query, rows, this.maxScale);
+    const scales = this.matrix.scales;
     for (let r = 0; r < rows; r++) {
       const s = this.rowSkill[r] as number;
       if (allowed && !allowed[s]) continue;
-      let dot = 0;
-      const base = r * dim;
-      for (let d = 0; d < dim; d++) dot += (c[base + d] as number) * (query[d] as number);
-      dot *= this.scales[r] as number;
+      const dot = (dots[r] as number) * (scales[r] as number) * factor;
       if (dot > (approx[s] as number)) approx[s] = dot;
     }
-    // 2. Exact cosine of every row of the best candidates, from the stored float32 vectors.
+    // 2. Exact cosine of every row of the best candidates, from the stored float32 vectors, best candidate
+    // first, until no candidate left can reach the hits: its exact score is at most its approximate one plus
+    // errorBound, and it would need strictly more than the limit-th exact score found (ties go to the lower
+    // skill index, i.e. the better approximate rank, already read). The hits are those of reading them all.
     const candidates = topK(approx, Math.max(RERANK_MIN, limit * RERANK_FACTOR));
     const exact = new Float64Array(this.skills.length).fill(-Infinity);
-    const v = this.scratch;
+    const best = new MinHeap(limit);
     for (const s of candidates) {
-      const skill = this.skills[s] as SkillMeta;
-      for (let r = this.skillStart[s] as number; r < (this.skillStart[s + 1] as number); r++) {
-        let dot = 0;
-        if (this.readVector(skill.id, this.rowChunk[r] as number)) {
-          for (let d = 0; d < dim; d++) dot += (v[d] as number) * (query[d] as number);
-        } else {
-          // Deleted or re-embedded since the load: the row's int8 score stands until the next refresh.
-          const base = r * dim;
-          for (let d = 0; d < dim; d++) dot += (c[base + d] as number) * (query[d] as number);
-          dot *= this.scales[r] as number;
-        }
-        if (dot > (exact[s] as number)) exact[s] = dot;
-      }
+      if (best.full && (approx[s] as number) + errorBound < best.min) break;
+      exact[s] = this.exactScore(s, query);
+      best.push(exact[s] as number);
     }
     return topK(exact, limit).map((s) => ({
       id: (this.skills[s] as SkillMeta).id,
       score: exact[s] as number,
     }));
+  }
+
+  /** Skill s's exact score: the best cosine of its rows, each read from the database. */
+  private exactScore(s: number, query: Float32Array): number {
+    const { dim } = this.model;
+    const skill = this.skills[s] as SkillMeta;
+    const v = this.scratch;
+    let best = -Infinity;
+    for (let r = this.skillStart[s] as number; r < (this.skillStart[s + 1] as number); r++) {
+      let dot = 0;
+      if (this.readVector(skill.id, this.rowChunk[r] as number)) {
+        for (let d = 0; d < dim; d++) dot += (v[d] as number) * (query[d] as number);
+      } else {
+        // Deleted or re-embedded since the load: the row's int8 score stands until the next refresh.
+        dot = this.matrix.dotRow(r, query);
+      }
+      if (dot > best) best = dot;
+    }
+    return best;
+  }
+}
+
+/** The `size` largest numbers pushed so far, as a binary min-heap: `min` is the size-th largest once full. */
+class MinHeap {
+  private readonly heap: Float64Array;
+  private n = 0;
+
+  constructor(private readonly size: number) {
+    this.heap = new Float64Array(Math.max(size, 1));
+  }
+
+  get full(): boolean {
+    return this.n >= this.size;
+  }
+
+  get min(): number {
+    return this.heap[0] as number;
+  }
+
+  push(x: number): void {
+    const h = this.heap;
+    if (this.n < this.size) {
+      let i = this.n++;
+      while (i > 0) {
+        const p = (i - 1) >> 1;
+        if ((h[p] as number) <= x) break;
+        h[i] = h[p] as number;
+        i = p;
+      }
+      h[i] = x;
+      return;
+    }
+    if (this.size === 0 || x <= (h[0] as number)) return;
+    // Replace the minimum and sift down.
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= this.n) break;
+      const c = l + 1 < this.n && (h[l + 1] as number) < (h[l] as number) ? l + 1 : l;
+      if ((h[c] as number) >= x) break;
+      h[i] = h[c] as number;
+      i = c;
+    }
+    h[i] = x;
   }
 }
 
