@@ -19,23 +19,7 @@ export const FIELD_BM25 = { name: 1, description: 1, b: 0.75, k1: 1.2 } as const
 /** Words as unicode61 counts them, closely enough for a length ratio (it also splits on the connectors). */
 const TOKEN = /[\p{L}\p{N}][\p{L}\p{N}\p{M}]*/gu;
 
-/**
- * The number of TOKEN matches in `text`. In ASCII text a token is a run of letters and digits, counted in one
- * pass without building the match array (most names and descriptions are ASCII: the 20× corpus's first load
- * spent ~0.5 s in the regex); any other text goes through the regex.
- */
-export function tokenCount(text: string): number {
-  let count = 0;
-  let inToken = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= 0x80) return text.match(TOKEN)?.length ?? 0;
-    const alnum = (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
-    if (alnum && !inToken) count++;
-    inToken = alnum;
-  }
-  return count;
-}
+const tokenCount = (text: string): number => text.match(TOKEN)?.length ?? 0;
 
 type Doc = FilterableSkill & { id: string };
 
