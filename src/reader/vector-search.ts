@@ -23,11 +23,11 @@ interface SkillMeta extends FilterableSkill {
 }
 
 /**
- * Candidates the int8 scan hands to the exact rerank: at most this many, and at most 4 × the hits asked for
- * (the window the results are defined over). int8 rounding moves a cosine by ~0.001 while the 10th and the 64th
- * hit of a query are ~0.05 apart, so the exact top 10 is always among them (recall@10 against the exact scan:
- * `npm run bench`, 20× section). The rerank reads candidates best first and stops as soon as the scan's error
- * bound shows that no candidate left can enter the hits: ~70 reads instead of 200 for 50 hits at 29k skills.
+ * The rerank's window: the best max(64, 4 × the hits asked for) skills of the int8 scan; the hits are the exact
+ * top among them. int8 rounding moves a cosine by ~0.001 while the 10th and the 64th hit of a query are ~0.05
+ * apart, so the exact top 10 is always among them (recall@10 against the exact scan: `npm run bench`, 20×
+ * section). The rerank reads the window best first and stops as soon as the scan's error bound shows that no
+ * candidate left can enter the hits: ~70 reads instead of 200 for 50 hits at 29k skills, same hits.
  */
 const RERANK_MIN = 64;
 const RERANK_FACTOR = 4;
