@@ -1,18 +1,19 @@
 /**
- * The two hot loops of the vector side, as a WebAssembly SIMD module assembled here from its opcodes (no
- * toolchain, no binary file: ~300 bytes assembled at first use from the WAT-like text below):
+ * The two hot loops of the vector side, as a WebAssembly SIMD module (no toolchain, no binary file: ~300 bytes
+ * assembled at first use from the WAT-like text below):
  *
  * - `scan(codes, rows, stride, query, out)`: for each of `rows` int8 rows, Σ codes[d] × query[d] with an int16
  *   query, exactly, as one int32 per row (`i16x8.load8x8_s` + `i32x4.dot_i16x8_s`, 16 components a step);
  * - `quantize(src, dst, stride)`: one float32 vector → int8 codes, the largest |component| mapped to ±127 (f32
  *   arithmetic, round half to even), returning the scale (vector ≈ scale × codes).
  *
- * Why: the scan is N × dim multiply-adds on every vector search; in JavaScript (int8 × float64, the fastest
- * variant measured) it cost ~15 ms per 29k rows on a quiet core, in SIMD ~1.5 ms. And WebAssembly is compiled
- * when instantiated (Liftoff), so a one-shot CLI process quantizing the whole index on its first search does
- * not run that loop in the interpreter before the JIT catches up (~70 ms of the 1× corpus's first load).
+ * Why: the scan is N × dim multiply-adds on every vector search; in JavaScript it cost 21–30 ms of CPU per 29k
+ * rows of 512 (int8 × float64 and int32 variants, unrolled or not, on a busy machine), in SIMD 2 ms on the same
+ * machine. And WebAssembly is compiled when instantiated (Liftoff), so a one-shot CLI process quantizing the
+ * whole index on its first search does not run that loop in the interpreter before the JIT catches up (~70 ms
+ * of the 1× corpus's first load).
  *
- * `JS_KERNELS` computes the same integers and the same scales in plain JavaScript: used on a big-endian host
+ * `jsKernels` computes the same integers and the same scales in plain JavaScript: used on a big-endian host
  * (WebAssembly memory is little-endian, JavaScript views use the host's order) or without WebAssembly SIMD, and
  * by the tests to check the module against it.
  */

@@ -54,9 +54,9 @@ type MetaRow = Omit<SkillMeta, 'warningCodes'> & { chunk: number; textHash: stri
  * added or changed, not a reload of every vector. The rerank reads a few dozen vectors by primary key, each
  * its own short read.
  *
- * Cost at 29k skills, quiet core (Node 20): the scan ~1.5 ms, the rerank ~1 ms of reads, plus the query
- * embedding (~1–2 ms); the scan grows with N × dim (~5 ms per 100k 512-d rows). An ANN index (HNSW:
- * hnswlib-node, sqlite-vec …) becomes worth its build time and recall loss well past 100k vectors.
+ * Cost at 29k skills (measured on a busy 2-core machine): the scan ~2 ms, the rerank ~70 reads by primary key
+ * for 50 hits, plus the query embedding (~2 ms); the scan grows with N × dim. An ANN index (HNSW: hnswlib-node,
+ * sqlite-vec …) becomes worth its build time and recall loss well past 100k vectors.
  */
 export class VectorSearch {
   private dataVersion: number | undefined;
