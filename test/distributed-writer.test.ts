@@ -225,3 +225,42 @@ describe('distributed writer', () => {
     expect(await failed?.isFailed()).toBe(true);
   });
 });
+
+describe('distributed writer, waiting completions', () => {
+  it('applies a waiting source completion and run end as soon as the last batch is written, not at a recheck', async () => {
+    const redis = await testRedis();
+    const prefix = uniquePrefix('wake');
+    const queues = new PipelineQueues({ url: redis.url, prefix });
+    const tmp = tempDir();
+    // A recheck far beyond the test's bound: only the wake-up by the write can finish the run in time.
+    const role = await startWriterRole({
+      db: `${tmp.dir}/w.db`,
+      target: { url: redis.url, prefix },
+      log,
+      recheckMs: 60_000,
+    });
+    try {
+      await askWriter<BeginRunReply>(queues, 'begin', {
+        runKey: 'run-w',
+        sources: [{ id: 's', kind: 'dir', location: '/skills/s' }],
+        model,
+        textConfig: { v: 1 },
+      });
+      const done = await queues.write.add('source-done', sourceDone('run-w', 's', 2));
+      const end = await queues.write.add('run-end', runEnd('run-w', ['s'], 3));
+      for (let i = 0; i < 100 && (await end.getState()) !== 'delayed'; i++)
+        await new Promise((r) => setTimeout(r, 50));
+      expect([await done.getState(), await end.getState()]).toEqual(['delayed', 'delayed']);
+      await queues.write.add('batch', batch('run-w', 's', 0, ['a', 'b']));
+      await queues.write.add('batch', batch('run-w', 's', 1, ['c']));
+      const summary = (await waitForJob(queues.write, end.id as string, 10_000)) as DistributedRunSummary;
+      expect(summary.status).toBe('completed');
+      expect(summary.counts.indexed).toBe(3);
+    } finally {
+      await role.close();
+      await queues.close();
+      await redis.stop();
+      tmp.cleanup();
+    }
+  });
+});

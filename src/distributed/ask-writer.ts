@@ -14,7 +14,8 @@ export async function askWriter<T>(
 ): Promise<T> {
   const job = await queues.rpc.add(name, data);
   try {
-    return await waitForJob<T>(queues.rpc, job.id as string, timeoutMs);
+    // The writer answers within milliseconds: look soon (each question is on the run's critical path).
+    return await waitForJob<T>(queues.rpc, job.id as string, timeoutMs, { firstPauseMs: 5 });
   } catch (err) {
     const message = (err as Error).message;
     if (/timed out/i.test(message)) {

@@ -19,6 +19,7 @@ import { redisDataLost, redisEpoch, sameEpoch } from './redis-epoch.js';
 import { askWriter } from './ask-writer.js';
 import { waitForJob, type PipelineQueues } from './pipeline-queues.js';
 import { queueSources, type CrawlProgress, type Queued } from './queue-sources.js';
+import { runEndedKey } from './run-progress.js';
 import { SourceLocks } from './source-lock.js';
 
 /** Options of {@link crawlDistributed}. */
@@ -255,17 +256,29 @@ async function waitForWriter(
     if (options.signal?.aborted) resolve(undefined);
     options.signal?.addEventListener('abort', () => resolve(undefined), { once: true });
   });
+  // Between two looks at the job, block on the writer's wake-up (a connection of its own: blocking).
+  const wakeUps = new Redis(options.queues.target.url, { maxRetriesPerRequest: 3 });
+  wakeUps.on('error', () => undefined);
+  const ended = runEndedKey(options.queues.target.prefix, options.runKey);
   const finished = waitForJob<DistributedRunSummary>(
     options.queues.write,
     endJobId,
     options.waitTimeoutMs ?? 6 * 3600_000,
+    {
+      maxPauseMs: 500,
+      sleep: async (ms) => {
+        // A Redis in trouble: fall back to a plain pause (the next look at the job says what happened).
+        if ((await wakeUps.blpop(ended, ms / 1000).catch(() => 'error')) === 'error')
+          await new Promise((r) => setTimeout(r, ms));
+      },
+    },
   ).catch(async (err: unknown) => {
     // The run-end job vanished: Redis lost it (never report that run as completed).
     await run.checkEpoch(`job ${endJobId} is gone`);
     options.log.warn({ err, runKey: options.runKey }, 'stopped waiting for the writer; the run goes on');
     return undefined;
   });
-  const summary = await Promise.race([finished, stopped]);
+  const summary = await Promise.race([finished, stopped]).finally(() => wakeUps.disconnect());
   // A summary can come from a Redis that was emptied mid-run (the writer had already failed the run).
   if (summary) await run.checkEpoch('it lost its epoch key while the run was written');
   return summary;

@@ -104,15 +104,32 @@ export class JobFailedError extends Error {
   }
 }
 
+/** How {@link waitForJob} paces its polls. */
+export interface WaitPacing {
+  /** The first pause between two polls, doubled after each (default 50 ms). */
+  firstPauseMs?: number;
+  /** The longest pause (default 250 ms). */
+  maxPauseMs?: number;
+  /** Waits for up to `ms` between two polls; may return early (a wake-up). Default: a timer. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
 /**
  * Waits until a job has finished and returns its return value (throws {@link JobFailedError} with its reason
  * when it failed for good, or a timeout error). Polls the job's state rather than listening to QueueEvents: an
  * events stream read from "now" misses a job that finishes between the add and the stream's first read,
- * which left waits hanging. Polls every 50 ms, backing off to 250 ms.
+ * which left waits hanging. Polls every 50 ms, backing off to 250 ms (see {@link WaitPacing}).
  */
-export async function waitForJob<T>(queue: Queue, jobId: string, timeoutMs: number): Promise<T> {
+export async function waitForJob<T>(
+  queue: Queue,
+  jobId: string,
+  timeoutMs: number,
+  pacing: WaitPacing = {},
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  let pause = 50;
+  const maxPause = pacing.maxPauseMs ?? 250;
+  const sleep = pacing.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  let pause = pacing.firstPauseMs ?? 50;
   for (;;) {
     // State first, then the job: read the other way round, a job finishing in between shows no result yet.
     const state = await queue.getJobState(jobId);
@@ -124,7 +141,7 @@ export async function waitForJob<T>(queue: Queue, jobId: string, timeoutMs: numb
     }
     if (state === 'unknown') throw new JobFailedError(jobId, `job ${jobId} is gone from queue ${queue.name}`);
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for job ${jobId}`);
-    await new Promise((r) => setTimeout(r, pause));
-    pause = Math.min(250, pause * 2);
+    await sleep(pause);
+    pause = Math.min(maxPause, pause * 2);
   }
 }

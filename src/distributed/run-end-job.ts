@@ -8,7 +8,7 @@ import {
 import type { RunCounts } from '../shared/records.js';
 import { releaseEndedRun } from './run-progress.js';
 import { malformedJob } from './malformed-job.js';
-import { currentRun, waitFor, type WriterJobContext } from './writer-job-context.js';
+import { currentRun, runWaitKey, waitFor, type WriterJobContext } from './writer-job-context.js';
 
 /**
  * `write` job `run-end`: the producer's crawl ended. Once every source of the run is closed, the run is finished
@@ -23,10 +23,19 @@ export async function runEndJob(ctx: WriterJobContext, job: Job, token?: string)
   const run = currentRun(ctx, e.runKey, e.attempt, 'run-end', jlog);
   if (!run) return { stale: true };
   const runId = run.id;
-  const done = writer.sourcesDone(runId, e.attempt);
-  const missing = e.sources.filter((s) => !done.some((d) => d.sourceId === s.id));
+  let done = writer.sourcesDone(runId, e.attempt);
+  let missing = e.sources.filter((s) => !done.some((d) => d.sourceId === s.id));
   // An abandoned run (its crawl failed for good) ends now: its sources that never closed get no tombstones.
-  const outcome = e.abandon ? 'ready' : await waitFor(ctx, job, token, missing.length === 0);
+  const outcome = e.abandon
+    ? 'ready'
+    : await waitFor(ctx, job, token, {
+        key: runWaitKey(e.runKey, e.attempt),
+        ready: () => {
+          done = writer.sourcesDone(runId, e.attempt);
+          missing = e.sources.filter((s) => !done.some((d) => d.sourceId === s.id));
+          return missing.length === 0;
+        },
+      });
   const counts = runCounts(e, writer.runTotals(runId, e.attempt));
   const timedOut = done.filter((d) => d.timedOut).map((d) => d.sourceId);
   const { status, message } =

@@ -8,6 +8,13 @@ import { releaseSourceLock } from './source-lock.js';
  */
 export const runProgressKey = (prefix: string, runKey: string): string => `${prefix}:run-progress:${runKey}`;
 
+/**
+ * A list the writer pushes to once a run's `run-end` job has completed (its summary is readable): a producer
+ * waiting for that run blocks on it instead of polling, and learns of the end at once. Only a wake-up (the
+ * waiter still reads the job), so a push nobody pops expires.
+ */
+export const runEndedKey = (prefix: string, runKey: string): string => `${prefix}:run-ended:${runKey}`;
+
 /** Sorted set of the runs begun and not yet ended (score: when begun). */
 export const ACTIVE_RUNS_KEY = (prefix: string): string => `${prefix}:active-runs`;
 

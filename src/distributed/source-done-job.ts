@@ -1,7 +1,13 @@
 import type { Job } from 'bullmq';
 import { SourceDoneJobSchema } from '../shared/distributed-messages.js';
 import { malformedJob } from './malformed-job.js';
-import { currentRun, waitFor, type WriterJobContext } from './writer-job-context.js';
+import {
+  currentRun,
+  runWaitKey,
+  sourceWaitKey,
+  waitFor,
+  type WriterJobContext,
+} from './writer-job-context.js';
 
 /**
  * `write` job `source-done`: the producer finished crawling a source. Once every batch of the source is written,
@@ -14,10 +20,13 @@ export async function sourceDoneJob(ctx: WriterJobContext, job: Job, token?: str
   const jlog = ctx.log.child({ runKey: d.runKey, jobId: job.id, source: d.source.id });
   const run = currentRun(ctx, d.runKey, d.attempt, 'source-done', jlog);
   if (!run) return { stale: true };
-  const written = ctx.writer.batchesWritten(run.id, d.attempt, d.source.id);
+  let written = 0;
   // Tombstones only once every batch of the source is in: a skill in a batch still on its way would
   // otherwise be marked removed.
-  const outcome = await waitFor(ctx, job, token, written >= d.batches);
+  const outcome = await waitFor(ctx, job, token, {
+    key: sourceWaitKey(d.runKey, d.attempt, d.source.id),
+    ready: () => (written = ctx.writer.batchesWritten(run.id, d.attempt, d.source.id)) >= d.batches,
+  });
   const complete = d.status === 'completed' && outcome === 'ready';
   if (outcome === 'timeout') {
     jlog.error(
@@ -35,5 +44,6 @@ export async function sourceDoneJob(ctx: WriterJobContext, job: Job, token?: str
     state: d.state,
   });
   jlog.info({ removed, batches: d.batches, status: complete ? 'completed' : d.status }, 'source done');
+  ctx.parked.wake(runWaitKey(d.runKey, d.attempt));
   return { removed, complete };
 }

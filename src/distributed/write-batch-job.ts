@@ -6,7 +6,7 @@ import { EXTEND_IF_OWNER } from './owned-key.js';
 import { runProgressKey } from './run-progress.js';
 import { sourceLockKey } from './source-lock.js';
 import { malformedJob } from './malformed-job.js';
-import { currentRun, type WriterJobContext } from './writer-job-context.js';
+import { currentRun, sourceWaitKey, type WriterJobContext } from './writer-job-context.js';
 
 /**
  * `write` job `batch`: one embedded batch of one source, written in one transaction with its batch key (a
@@ -43,6 +43,8 @@ export async function writeBatchJob(ctx: WriterJobContext, job: Job): Promise<un
       txMs: performance.now() - t0,
     });
   }
+  // The source's completion may wait for this very batch.
+  ctx.parked.wake(sourceWaitKey(b.runKey, b.attempt, b.sourceId));
   await afterBatch(ctx, b, changed, duplicate === true);
   jlog.debug(
     { batchNo: b.batchNo, skills: b.skills.length, changed, duplicate: duplicate ?? false },

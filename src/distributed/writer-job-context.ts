@@ -27,7 +27,45 @@ export interface WriterJobContext {
   /** See `WriterRoleOptions.recheckMs`. */
   recheckMs: number;
   onBatch?: ((e: BatchWritten) => void) | undefined;
+  /** Completions waiting for writes of this writer (see {@link ParkedJobs}). */
+  parked: ParkedJobs;
 }
+
+/**
+ * Source completions and run ends that wait (delayed) for batches or sources not yet written, by what they
+ * wait for. The write that completes what one waits for promotes it at once, instead of it waiting for its
+ * next recheck (up to `recheckMs` per step: the last two steps of every run). Only a hint kept in memory: the
+ * recheck stays, so a job parked by an earlier writer process, or a promotion lost, is still picked up.
+ */
+export class ParkedJobs {
+  private readonly parked = new Map<string, { job: Job; ready: () => boolean }>();
+
+  /** `job` waits until `ready()`; it is moved to delayed right after this. */
+  park(key: string, job: Job, ready: () => boolean): void {
+    this.parked.set(key, { job, ready });
+  }
+
+  /** The job is being handled again (woken or rechecked): nothing to wake anymore. */
+  unpark(key: string): void {
+    this.parked.delete(key);
+  }
+
+  /** After a write that may complete what the job parked under `key` waits for: promotes it if it is ready now. */
+  wake(key: string): void {
+    const p = this.parked.get(key);
+    if (!p || !p.ready()) return;
+    this.parked.delete(key);
+    // Already promoted by its delay, or taken: then there is nothing to do.
+    void p.job.promote().catch(() => undefined);
+  }
+}
+
+/** What a `source-done` waits for: every batch of its source. */
+export const sourceWaitKey = (runKey: string, attempt: number, sourceId: string): string =>
+  `${runKey}/a${attempt}/${sourceId}`;
+
+/** What a `run-end` waits for: every source of its run. */
+export const runWaitKey = (runKey: string, attempt: number): string => `${runKey}/a${attempt}`;
 
 /** A job handler of the writer role. */
 export type WriterJobHandler = (ctx: WriterJobContext, job: Job, token?: string) => Promise<unknown>;
@@ -55,21 +93,24 @@ export function currentRun(
 }
 
 /**
- * Waits, without holding the worker, until `isReady`: the job goes back to delayed and is looked at again in
- * `recheckMs`. Gives up after the run timeout, counted from when this writer first looked at the job (not
- * from when it was sent: a writer that was down for hours must not time out batches still in its queue).
+ * Waits, without holding the worker, until `wait.ready()`: the job goes back to delayed and is looked at again
+ * in `recheckMs`, or sooner when the write it waits for wakes it (`ParkedJobs`). Gives up after the run timeout,
+ * counted from when this writer first looked at the job (not from when it was sent: a writer that was down for
+ * hours must not time out batches still in its queue).
  */
 export async function waitFor(
   ctx: WriterJobContext,
   job: Job,
   token: string | undefined,
-  isReady: boolean,
+  wait: { key: string; ready: () => boolean },
 ): Promise<'ready' | 'timeout'> {
-  if (isReady) return 'ready';
+  ctx.parked.unpark(wait.key);
+  if (wait.ready()) return 'ready';
   const firstSeen = (job.data as { firstSeenAt?: unknown }).firstSeenAt;
   if (typeof firstSeen !== 'number') {
     await job.updateData({ ...(job.data as object), firstSeenAt: Date.now() });
   } else if (Date.now() - firstSeen > ctx.runTimeoutMs) return 'timeout';
+  ctx.parked.park(wait.key, job, wait.ready);
   await job.moveToDelayed(Date.now() + ctx.recheckMs, token);
   throw new DelayedError();
 }

@@ -8,11 +8,17 @@ import { IndexWriter } from '../writer/index-writer.js';
 import { closeWorkers } from './close-workers.js';
 import { workerOptions } from './pipeline-queues.js';
 import { runEndJob } from './run-end-job.js';
+import { runEndedKey } from './run-progress.js';
 import { watchRunEpochs } from './run-epochs.js';
 import { sourceDoneJob } from './source-done-job.js';
 import { writeBatchJob } from './write-batch-job.js';
 import { WriterClaim } from './writer-claim.js';
-import type { BatchWritten, WriterJobContext, WriterJobHandler } from './writer-job-context.js';
+import {
+  ParkedJobs,
+  type BatchWritten,
+  type WriterJobContext,
+  type WriterJobHandler,
+} from './writer-job-context.js';
 import { answerWriterRpc } from './writer-rpc.js';
 import { startCrawlJanitor } from './crawl-janitor.js';
 
@@ -96,6 +102,7 @@ export async function startWriterRole(options: WriterRoleOptions): Promise<Write
     runTimeoutMs: options.runTimeoutMs ?? 6 * 3600_000,
     recheckMs: options.recheckMs ?? 200,
     onBatch: options.onBatch,
+    parked: new ParkedJobs(),
   };
   // Concurrency 1: SQLite has one writer, and batches of one source are written in the order they arrive.
   const writeWorker = new Worker(
@@ -110,6 +117,18 @@ export async function startWriterRole(options: WriterRoleOptions): Promise<Write
   );
   for (const w of [writeWorker, rpcWorker])
     w.on('error', (err) => log.error({ err }, 'queue connection error'));
+  // Emitted once the job is completed with its summary: wake a producer waiting for the run (run-progress.ts).
+  writeWorker.on('completed', (job) => {
+    const runKey = (job.data as { runKey?: unknown }).runKey;
+    if (job.name !== 'run-end' || typeof runKey !== 'string') return;
+    const key = runEndedKey(target.prefix, runKey);
+    void redis
+      .multi()
+      .rpush(key, '1')
+      .expire(key, 600)
+      .exec()
+      .catch(() => undefined);
+  });
   // Steps beside the jobs, each with its stop: close() stops them once no job is in hand.
   const background: (() => unknown)[] = [ctx.runEpochs.stop, checkpointWhenDrained(writeWorker, writer, log)];
   await Promise.all([writeWorker.waitUntilReady(), rpcWorker.waitUntilReady()]);
