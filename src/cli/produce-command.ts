@@ -3,11 +3,9 @@ import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import { crawlDistributed, type DistributedCrawlResult } from '../distributed/distributed-crawl.js';
 import { PipelineQueues } from '../distributed/pipeline-queues.js';
-import { startProducerRole } from '../distributed/producer-role.js';
 import { ensureDefaultModel, resolveModelDir } from '../model/default-model.js';
 import { loadModelSpec } from '../model/model-spec.js';
 import { IndexerError, ERROR_CODES } from '../shared/errors.js';
-import { createMetrics, trackQueueDepth } from '../shared/metrics.js';
 import { printCrawlSummary } from './crawl-summary.js';
 import { intFlag, printJson } from './options.js';
 import {
@@ -18,7 +16,6 @@ import {
   withRedisOptions,
   type RedisFlags,
 } from './redis-flags.js';
-import { serveRole } from './serve-role.js';
 import { runExitStatus } from './run-exit-status.js';
 import { onShutdown } from './shutdown.js';
 import { sourcesFromArgs } from './source-args.js';
@@ -92,6 +89,12 @@ Examples:
         );
       }
       const port = metricsPort(flags.metricsPort);
+      // Loaded here: a one-shot `produce` does without the server's modules (prom-client, its Worker role).
+      const [{ startProducerRole }, { createMetrics, trackQueueDepth }, { serveRole }] = await Promise.all([
+        import('../distributed/producer-role.js'),
+        import('../shared/metrics.js'),
+        import('./serve-role.js'),
+      ]);
       await checkRedisAtStart(target, log);
       const metrics = createMetrics('producer');
       let modelDir: Promise<string> | undefined;
