@@ -9,6 +9,7 @@ import { ensureDefaultModel } from '../src/model/default-model.js';
 import { loadModelSpec } from '../src/model/model-spec.js';
 import { runEmbedded } from '../src/embedded/embedded-run.js';
 import { openIndex, type SearchMode, type SkillIndex } from '../src/reader/index.js';
+import { DEFAULT_OPEN_OPTIONS } from '../src/reader/open-index.js';
 import { SCHEMA_VERSION } from '../src/writer/schema.js';
 import { cliPath, corpusDir, tempDir } from './helpers.js';
 
@@ -414,6 +415,11 @@ describe('skillsmith-index search', () => {
       expect(loaded.some((l) => l.includes('/dist/src/reader/skill-index.js'))).toBe(true);
       expect(loaded.filter((l) => /\/node_modules\/zod\/|model-spec\.js/.test(l))).toEqual([]);
     }
+  });
+
+  it('opens without options exactly as with the option schema’s defaults (no zod needed for none)', async () => {
+    const { parseOpenOptions } = await import('../src/reader/open-options.js');
+    expect(parseOpenOptions({})).toEqual(DEFAULT_OPEN_OPTIONS);
   });
 
   it('refuses an empty --source or --license like any bad option', async () => {

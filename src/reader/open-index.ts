@@ -11,8 +11,8 @@ import type { SkillIndex } from './types.js';
 /** Tables a reader needs; an SQLite file without them is not an index. */
 const REQUIRED_TABLES = ['skills', 'skills_fts', 'skill_embeddings', 'embedding_models', 'index_runs'];
 
-/** What no options mean (the schema's defaults). */
-const DEFAULT_OPTIONS: CheckedOpenOptions = { busyTimeoutMs: 5000 };
+/** What no options mean: the schema's defaults (test/reader-search.test.ts checks they agree). */
+export const DEFAULT_OPEN_OPTIONS: CheckedOpenOptions = { busyTimeoutMs: 5000 };
 
 /**
  * Opens a skillsmith index read-only. The file may be written by an indexer at the same time: WAL mode lets
@@ -22,7 +22,9 @@ const DEFAULT_OPTIONS: CheckedOpenOptions = { busyTimeoutMs: 5000 };
  */
 export async function openIndex(path: string, options?: OpenIndexOptions): Promise<SkillIndex> {
   const opts =
-    options === undefined ? DEFAULT_OPTIONS : (await import('./open-options.js')).parseOpenOptions(options);
+    options === undefined
+      ? DEFAULT_OPEN_OPTIONS
+      : (await import('./open-options.js')).parseOpenOptions(options);
   if (!existsSync(path)) throw new IndexerError(ERROR_CODES.DATABASE, `index ${path} does not exist`);
   let db: Database.Database;
   try {
