@@ -10,7 +10,12 @@ import { fileURLToPath } from 'node:url';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { builtinModelSpec, ensureBuiltinModel, ensureDefaultModel } from '../src/model/default-model.js';
+import {
+  builtinModelSpec,
+  ensureBuiltinModel,
+  ensureDefaultModel,
+  type BuiltinModelName,
+} from '../src/model/default-model.js';
 import { loadModelSpec } from '../src/model/model-spec.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -50,6 +55,17 @@ async function embedReference(modelDir: string, ref: RefOut): Promise<Float32Arr
   }
 }
 
+/** `builtinModelSpec` (what the reader uses) has exactly the ModelSpec fields `loadModelSpec` reads from the folder. */
+function expectBuiltinSpecMatchesFile(name: BuiltinModelName, modelDir: string): void {
+  // loadModelSpec also passes the file's `onnx` key through; the reader needs only the ModelSpec fields.
+  expect(loadModelSpec(modelDir)).toMatchObject(builtinModelSpec(name, modelDir));
+  expect(Object.keys(builtinModelSpec(name, modelDir)).sort()).toEqual(
+    Object.keys(loadModelSpec(modelDir))
+      .filter((k) => k !== 'onnx')
+      .sort(),
+  );
+}
+
 describe('float32 model use-lite-en (USE-lite rebuilt as ONNX)', () => {
   let cacheDir: string;
   let modelDir: string;
@@ -83,13 +99,7 @@ describe('float32 model use-lite-en (USE-lite rebuilt as ONNX)', () => {
   });
 
   it('gives the reader the spec its skillsmith.json holds, without reading it back', () => {
-    // loadModelSpec also passes the file's `onnx` key through; the reader needs only the ModelSpec fields.
-    expect(loadModelSpec(modelDir)).toMatchObject(builtinModelSpec('use-lite-en', modelDir));
-    expect(Object.keys(builtinModelSpec('use-lite-en', modelDir)).sort()).toEqual(
-      Object.keys(loadModelSpec(modelDir))
-        .filter((k) => k !== 'onnx')
-        .sort(),
-    );
+    expectBuiltinSpecMatchesFile('use-lite-en', modelDir);
   });
 
   it('tokenizes like the original USE tokenizer', async () => {
@@ -152,13 +162,7 @@ describe('int8 model use-lite-en-int8 (the default)', () => {
   });
 
   it('gives the reader the spec its skillsmith.json holds, without reading it back', () => {
-    // loadModelSpec also passes the file's `onnx` key through; the reader needs only the ModelSpec fields.
-    expect(loadModelSpec(modelDir)).toMatchObject(builtinModelSpec('use-lite-en-int8', modelDir));
-    expect(Object.keys(builtinModelSpec('use-lite-en-int8', modelDir)).sort()).toEqual(
-      Object.keys(loadModelSpec(modelDir))
-        .filter((k) => k !== 'onnx')
-        .sort(),
-    );
+    expectBuiltinSpecMatchesFile('use-lite-en-int8', modelDir);
   });
 
   it('embeds within cosine 0.995 of the original TF.js graph', async () => {

@@ -68,15 +68,16 @@ function specFields(name: BuiltinModelName) {
 /**
  * The spec of a built-in model folder returned by {@link ensureBuiltinModel}, from the code that wrote its
  * `skillsmith.json` rather than by reading and validating that file back: the one-shot `search` then loads
- * neither the file nor zod. `loadModelSpec(dir)` gives the same object (test/default-model.test.ts).
+ * neither the file nor zod. `loadModelSpec(dir)` gives the same fields (test/model-golden.test.ts).
  */
 export function builtinModelSpec(name: BuiltinModelName, dir: string): ModelSpec {
   const { onnx, ...fields } = specFields(name);
+  const abs = path.resolve(dir);
   return {
     ...fields,
-    dir: path.resolve(dir),
-    onnxPath: path.join(path.resolve(dir), onnx),
-    tokenizerPath: path.join(path.resolve(dir), 'tokenizer.json'),
+    dir: abs,
+    onnxPath: path.join(abs, onnx),
+    tokenizerPath: path.join(abs, 'tokenizer.json'),
   };
 }
 

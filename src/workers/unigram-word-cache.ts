@@ -19,7 +19,8 @@ interface UnigramModelJson {
  *
  * Why the result is the same: when no vocabulary piece holds '▁' after its first character, every '▁' starts a
  * piece on every path through the lattice, so the best path of the whole text is the best paths of its words
- * one after another (the scores add up). Checked here against the vocabulary; a tokenizer where it does not
+ * one after another (the scores add up; only a tie between two paths equal to the last bit of a float sum could
+ * break differently, and none occurs on the corpus). Checked here against the vocabulary; a tokenizer where it does not
  * hold, or that is not Unigram, is left as it is. Ids equal the library's on every corpus text
  * (test/unigram-word-cache.test.ts). Unknown-token fusing runs afterwards on the whole list, as before.
  *
