@@ -106,17 +106,20 @@ export class EmbedPoolSwitch {
     const old = this.current;
     const pool = new EmbedPool({ model: spec, threads: this.opts.threads });
     // Texts are sent to the threads on demand: while every thread has a task, texts of newly fetched jobs
-    // wait and pile up; when a thread frees, everything waiting goes out sorted by length. The sort window is
-    // whatever arrived during one task, so the pool never idles for a window to fill and pads little.
+    // wait and pile up; when a thread frees, everything waiting goes out sorted by token count. The sort window
+    // is whatever arrived during one task, so the pool never idles for a window to fill and pads little.
     const queue: EmbedQueue = new EmbedQueue(
-      async (texts) => {
-        this.busy++;
-        try {
-          return await pool.embed(texts);
-        } finally {
-          this.busy--;
-          if (this.busy < this.workers) queue.dispatch();
-        }
+      {
+        tokenize: (text) => pool.tokenize(text),
+        embedTokens: async (ids) => {
+          this.busy++;
+          try {
+            return await pool.embedTokens(ids);
+          } finally {
+            this.busy--;
+            if (this.busy < this.workers) queue.dispatch();
+          }
+        },
       },
       { window: 1024 },
     );

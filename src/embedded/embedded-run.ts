@@ -33,7 +33,7 @@ export interface EmbeddedRunOptions {
    * An embed pool the caller owns (loaded with `model`): used instead of starting one, and left open. Lets a
    * caller that runs many indexes in one process (the model-based test) load the model once.
    */
-  pool?: Pick<EmbedPool, 'workers' | 'embed'>;
+  pool?: Pick<EmbedPool, 'workers' | 'tokenize' | 'embedTokens'>;
   /** Skills per write transaction (and per embed task). Default 128. */
   batchSize?: number;
   /** Batches embedded or waiting to be written at once; the crawler waits beyond it. Default 4 × workers, at least 4. */
@@ -206,17 +206,19 @@ function lazyEmbedder(
   tally: Tally,
 ): { queue: EmbedQueue; close: () => Promise<void> } {
   let pool: EmbedPool | undefined;
-  const embedPool = (): Pick<EmbedPool, 'embed'> =>
+  const embedPool = (): Pick<EmbedPool, 'tokenize' | 'embedTokens'> =>
     options.pool ?? (pool ??= new EmbedPool({ model: options.model, threads: options.threads }));
-  const queue = new EmbedQueue((texts) =>
-    embedPool()
-      .embed(texts)
-      .then((r) => {
-        tally.tokens += r.tokens;
-        tally.counts.embedded += texts.length;
-        return r;
-      }),
-  );
+  const queue = new EmbedQueue({
+    tokenize: (text) => embedPool().tokenize(text),
+    embedTokens: (ids) =>
+      embedPool()
+        .embedTokens(ids)
+        .then((r) => {
+          tally.tokens += r.tokens;
+          tally.counts.embedded += ids.length;
+          return r;
+        }),
+  });
   return { queue, close: async () => await pool?.close() };
 }
 

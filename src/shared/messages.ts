@@ -12,19 +12,22 @@ export interface EmbedWorkerData {
   intraOpThreads: number;
 }
 
-/** One embed task: a group of texts, embedded in micro-batches bucketed by token length. */
+/**
+ * One embed task: a group of texts as token ids (tokenized by the pool's owner, which sorts by them), embedded
+ * in micro-batches bucketed by token length.
+ */
 export interface EmbedTask {
-  texts: string[];
+  ids: number[][];
 }
 
 /** The result of an {@link EmbedTask}: vectors in task order, packed row-major, transferred without a copy. */
 export interface EmbedResult {
-  /** texts.length × dim float32, L2-normalised. */
+  /** ids.length × dim float32, L2-normalised. */
   vectors: Float32Array;
   dim: number;
   /** Tokens that went through the model (after truncation), for throughput reporting. */
   tokens: number;
 }
 
-/** Key of the message a worker posts once its tokenizer and ORT session are loaded. */
+/** Key of the message a worker posts once its ORT session is loaded. */
 export const EMBED_WORKER_READY = 'skillsmithEmbedWorkerReady';

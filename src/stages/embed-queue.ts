@@ -1,56 +1,77 @@
 import type { EmbedResult } from '../shared/messages.js';
 
+/** What the queue needs of an embed pool: tokenize where the texts arrive, embed token ids on the workers. */
+export interface TokenEmbedder {
+  /** Token ids of one text; throws on a text the tokenizer cannot take. */
+  tokenize(text: string): number[];
+  embedTokens(ids: number[][]): Promise<EmbedResult>;
+}
+
 /** Options of {@link EmbedQueue}. */
 export interface EmbedQueueOptions {
-  /** Texts collected before they are sorted and sent. Default 256. */
+  /** Texts collected at most before they are sorted and sent. Default 512. */
   window?: number;
   /** Texts per task sent to a worker. Default 64. */
   taskSize?: number;
 }
 
 interface Waiting {
-  text: string;
+  ids: number[];
   resolve: (v: Float32Array) => void;
   reject: (e: unknown) => void;
 }
 
 /**
- * Collects texts from many write batches and sends them to the pool sorted by length, so each worker task
- * holds texts of similar length and pads little. Sorting within one 128-skill batch left 16 % of every
- * ORT call as padding; a window of a few hundred texts brings it close to a global sort.
+ * Collects texts from many write batches and sends them to the pool sorted by token count, so each worker task
+ * holds texts of equal length and pads little. Texts are tokenized as they arrive, so the sort is by the exact
+ * padded length, not a proxy. On the corpus, ORT calls were 84 % real tokens when a window of 256 texts was
+ * sorted by characters, 90 % sorted by tokens, 95 % with a window of 512 sorted by tokens.
+ *
+ * The window grows: the first one is a single task, so the workers start while the crawl goes on, and each
+ * dispatch doubles it up to `window`.
  *
  * Callers must {@link dispatch} before waiting on anything that waits on queued texts (backpressure, the
  * end of a run), or the queue would hold texts nobody sends.
  */
 export class EmbedQueue {
   private waiting: Waiting[] = [];
-  private readonly window: number;
+  private readonly maxWindow: number;
   private readonly taskSize: number;
+  private window: number;
 
   constructor(
-    private readonly run: (texts: string[]) => Promise<EmbedResult>,
+    private readonly embedder: TokenEmbedder,
     options: EmbedQueueOptions = {},
   ) {
-    this.window = options.window ?? 256;
+    this.maxWindow = options.window ?? 512;
     this.taskSize = options.taskSize ?? 64;
+    this.window = Math.min(this.taskSize, this.maxWindow);
   }
 
-  /** The vector of one text, once it has been embedded. */
+  /** The vector of one text, once it has been embedded. Rejects (alone) if its tokenizer throws. */
   embed(text: string): Promise<Float32Array> {
     return new Promise((resolve, reject) => {
-      this.waiting.push({ text, resolve, reject });
+      let ids: number[];
+      try {
+        ids = this.embedder.tokenize(text);
+      } catch (err) {
+        reject(err);
+        return;
+      }
+      this.waiting.push({ ids, resolve, reject });
       if (this.waiting.length >= this.window) this.dispatch();
     });
   }
 
-  /** Sends everything waiting, sorted by length (characters: a cheap proxy the worker refines by tokens). */
+  /** Sends everything waiting, sorted by token count, in tasks of `taskSize`. */
   dispatch(): void {
     if (this.waiting.length === 0) return;
-    const items = this.waiting.sort((a, b) => a.text.length - b.text.length);
+    const items = this.waiting.sort((a, b) => a.ids.length - b.ids.length);
     this.waiting = [];
+    this.window = Math.min(this.window * 2, this.maxWindow);
     for (let start = 0; start < items.length; start += this.taskSize) {
       const task = items.slice(start, start + this.taskSize);
-      this.run(task.map((t) => t.text)).then(
+      this.embedder.embedTokens(task.map((t) => t.ids)).then(
         (r) => task.forEach((t, i) => t.resolve(r.vectors.subarray(i * r.dim, (i + 1) * r.dim))),
         (err: unknown) => task.forEach((t) => t.reject(err)),
       );

@@ -9,6 +9,7 @@ import {
 } from '../shared/messages.js';
 import { poolShape } from './cpu-budget.js';
 import { disableOrtTelemetry } from './ort-telemetry.js';
+import { createTextTokenizer, type TextTokenizer } from './text-tokenizer.js';
 
 /** Options of {@link EmbedPool}. */
 export interface EmbedPoolOptions {
@@ -36,10 +37,13 @@ export class EmbedPool {
   private ready = 0;
   /** Tasks handed to piscina and not yet settled (resolved to undefined either way). */
   private readonly tasks = new Set<Promise<void>>();
+  private readonly model: ModelSpec;
+  private tokenizer: TextTokenizer | undefined;
 
   constructor(options: EmbedPoolOptions) {
     // Before any thread starts: the threads' ORT reads the environment the main thread leaves them.
     disableOrtTelemetry();
+    this.model = options.model;
     const shape = poolShape(options.threads);
     this.workers = shape.workers;
     const workerData: EmbedWorkerData = { model: options.model, intraOpThreads: shape.intraOpThreads };
@@ -70,8 +74,25 @@ export class EmbedPool {
     while (this.ready < this.workers && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   }
 
-  embed(texts: string[], signal?: AbortSignal): Promise<EmbedResult> {
-    const task = this.pool.run({ texts }, signal ? { signal } : {});
+  /**
+   * Token ids of one text for this pool's model, on the calling thread (the tokenizer loads on first use).
+   * Throws on a text the tokenizer cannot take.
+   */
+  tokenize(text: string): number[] {
+    return (this.tokenizer ??= createTextTokenizer(this.model))(text);
+  }
+
+  /** The vectors of texts, in order. */
+  async embed(texts: readonly string[], signal?: AbortSignal): Promise<EmbedResult> {
+    return await this.embedTokens(
+      texts.map((t) => this.tokenize(t)),
+      signal,
+    );
+  }
+
+  /** The vectors of texts tokenized by {@link tokenize}, in order. */
+  embedTokens(ids: number[][], signal?: AbortSignal): Promise<EmbedResult> {
+    const task = this.pool.run({ ids }, signal ? { signal } : {});
     const settled = task.then(
       () => undefined,
       () => undefined,

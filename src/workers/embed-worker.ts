@@ -1,5 +1,5 @@
 /**
- * Piscina worker entry: one tokenizer and one ORT session per thread, loaded once when the thread starts
+ * Piscina worker entry: one ORT session per thread, loaded once when the thread starts
  * (piscina awaits the module's top-level await before handing the thread any task).
  */
 import { parentPort } from 'node:worker_threads';
@@ -27,7 +27,7 @@ parentPort?.postMessage({ [EMBED_WORKER_READY]: true });
 
 export default async function embedTask(task: EmbedTask): Promise<EmbedResult> {
   if ('error' in loaded) throw loaded.error;
-  const result = await loaded.embedder.embed(task.texts);
+  const result = await loaded.embedder.embedTokens(task.ids);
   // Transfer the vectors' buffer to the caller instead of copying it through structured clone.
   const movable = {
     get [transferableSymbol]() {

@@ -1,12 +1,9 @@
-import { readFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-import { Tokenizer } from '@huggingface/tokenizers';
 import type { ModelSpec } from '../model/model-spec.js';
 import type { EmbedResult } from '../shared/messages.js';
 import { disableOrtTelemetry } from './ort-telemetry.js';
-import { cacheUnigramWords } from './unigram-word-cache.js';
+import { createTextTokenizer, type TextTokenizer } from './text-tokenizer.js';
 
 /** Options of {@link createEmbedder}. */
 export interface EmbedderOptions {
@@ -22,31 +19,18 @@ export interface Embedder {
   /** Token ids of one text, with the model's special tokens, truncated to maxTokens. */
   tokenize(text: string): number[];
   embed(texts: readonly string[]): Promise<EmbedResult>;
+  /** The vectors of texts already tokenized (by {@link tokenize} or a {@link TextTokenizer} of the same model). */
+  embedTokens(ids: readonly (readonly number[])[]): Promise<EmbedResult>;
   release(): Promise<void>;
 }
 
-// Enough characters for maxTokens of any sane tokenizer; stops a 144 KB text from being tokenized in full.
-const CHARS_PER_TOKEN_CAP = 24;
-
 /**
- * Loads the tokenizer and ORT session of a model folder. Used inside each pool worker thread and by the
- * benchmark's baselines, so both measure the same code.
+ * Loads the ORT session of a model folder (and its tokenizer when first asked to tokenize). Used inside each
+ * pool worker thread and by the benchmark's baselines, so both measure the same code.
  */
 export async function createEmbedder(spec: ModelSpec, options: EmbedderOptions = {}): Promise<Embedder> {
   if (isMainThread) disableOrtTelemetry();
   const maxBatch = options.maxBatch ?? 32;
-  const configPath = join(spec.dir, 'tokenizer_config.json');
-  const tokenizerJson = JSON.parse(readFileSync(spec.tokenizerPath, 'utf8')) as {
-    model?: { type?: unknown; unk_id?: number; unk_token?: string; vocab?: unknown };
-  };
-  const tokenizer = new Tokenizer(
-    tokenizerJson,
-    existsSync(configPath) ? (JSON.parse(readFileSync(configPath, 'utf8')) as object) : {},
-  );
-  cacheUnigramWords(tokenizer, tokenizerJson.model);
-  // Some tokenizer models give no id for an out-of-vocabulary word (the JS WordLevel model returns null);
-  // feeding that to the model would throw and fail the whole batch, so map it to the model's unknown token.
-  const unkId = unknownTokenId(tokenizerJson.model);
   const session = await ort.InferenceSession.create(spec.onnxPath, {
     intraOpNumThreads: options.intraOpThreads ?? 1,
     interOpNumThreads: 1,
@@ -60,18 +44,15 @@ export async function createEmbedder(spec: ModelSpec, options: EmbedderOptions =
   if (!output) throw new Error(`model ${spec.id} has no outputs`);
   const wantsTokenTypes = session.inputNames.includes('token_type_ids');
 
-  const tokenize = (text: string): number[] => {
-    const clipped =
-      text.length > spec.maxTokens * CHARS_PER_TOKEN_CAP
-        ? text.slice(0, spec.maxTokens * CHARS_PER_TOKEN_CAP)
-        : text;
-    const ids = tokenizer
-      .encode(clipped, { add_special_tokens: true })
-      .ids.map((id: number | null): number => (Number.isInteger(id) ? (id as number) : unkId));
-    return ids.length > spec.maxTokens ? ids.slice(0, spec.maxTokens) : ids;
-  };
+  // Loaded on first use: pool workers get token ids and never need it.
+  let tokenizer: TextTokenizer | undefined;
+  const tokenize = (text: string): number[] => (tokenizer ??= createTextTokenizer(spec))(text);
 
-  async function runBatch(batch: number[][], into: Float32Array, rows: number[]): Promise<void> {
+  async function runBatch(
+    batch: readonly (readonly number[])[],
+    into: Float32Array,
+    rows: number[],
+  ): Promise<void> {
     const B = batch.length;
     const T = Math.max(1, ...batch.map((ids) => ids.length));
     const ids = new BigInt64Array(B * T);
@@ -100,7 +81,7 @@ export async function createEmbedder(spec: ModelSpec, options: EmbedderOptions =
         into.set(data.subarray(i * T * D, i * T * D + D), dst);
       } else {
         // Mean over the real tokens only (padding excluded).
-        const n = (batch[i] as number[]).length;
+        const n = batch[i]!.length;
         for (let t = 0; t < n; t++) {
           const base = (i * T + t) * D;
           for (let d = 0; d < D; d++)
@@ -119,33 +100,26 @@ export async function createEmbedder(spec: ModelSpec, options: EmbedderOptions =
   return {
     spec,
     tokenize,
-    async embed(texts) {
-      const tokenized = texts.map(tokenize);
-      // Bucket by token length: sorted micro-batches pad little, which is worth ~30 % on short texts.
-      const order = tokenized.map((_, i) => i).sort((a, b) => tokenized[a]!.length - tokenized[b]!.length);
-      const vectors = new Float32Array(texts.length * spec.dim);
-      let tokens = 0;
-      for (let start = 0; start < order.length; start += maxBatch) {
-        const rows = order.slice(start, start + maxBatch);
-        const batch = rows.map((r) => tokenized[r] as number[]);
-        tokens += batch.reduce((n, s) => n + s.length, 0);
-        await runBatch(batch, vectors, rows);
-      }
-      return { vectors, dim: spec.dim, tokens };
+    embed(texts) {
+      return embedTokens(texts.map(tokenize));
     },
+    embedTokens,
     async release() {
       await session.release();
     },
   };
-}
 
-/** The id of the unknown token of a tokenizer.json model (`unk_id`, or `unk_token` looked up), else 0. */
-function unknownTokenId(model: { unk_id?: number; unk_token?: string; vocab?: unknown } | undefined): number {
-  if (typeof model?.unk_id === 'number') return model.unk_id;
-  const vocab = model?.vocab;
-  if (model?.unk_token && vocab && typeof vocab === 'object' && !Array.isArray(vocab)) {
-    const id = (vocab as Record<string, unknown>)[model.unk_token];
-    if (typeof id === 'number') return id;
+  async function embedTokens(tokenized: readonly (readonly number[])[]): Promise<EmbedResult> {
+    // Bucket by token length: sorted micro-batches pad little, which is worth ~30 % on short texts.
+    const order = tokenized.map((_, i) => i).sort((a, b) => tokenized[a]!.length - tokenized[b]!.length);
+    const vectors = new Float32Array(tokenized.length * spec.dim);
+    let tokens = 0;
+    for (let start = 0; start < order.length; start += maxBatch) {
+      const rows = order.slice(start, start + maxBatch);
+      const batch = rows.map((r) => tokenized[r]!);
+      tokens += batch.reduce((n, s) => n + s.length, 0);
+      await runBatch(batch, vectors, rows);
+    }
+    return { vectors, dim: spec.dim, tokens };
   }
-  return 0;
 }

@@ -165,13 +165,14 @@ export async function walk(options: WalkOptions): Promise<WalkResult> {
   return { steps: options.steps, kills, ops };
 }
 
-function singleTextPool(pool: EmbedPool): Pick<EmbedPool, 'workers' | 'embed'> {
+function singleTextPool(pool: EmbedPool): Pick<EmbedPool, 'workers' | 'tokenize' | 'embedTokens'> {
   return {
     workers: pool.workers,
-    async embed(texts) {
-      const parts = await Promise.all(texts.map((t) => pool.embed([t])));
+    tokenize: (text) => pool.tokenize(text),
+    async embedTokens(ids) {
+      const parts = await Promise.all(ids.map((seq) => pool.embedTokens([seq])));
       const dim = parts[0]?.dim ?? 0;
-      const vectors = new Float32Array(texts.length * dim);
+      const vectors = new Float32Array(ids.length * dim);
       parts.forEach((p, i) => vectors.set(p.vectors, i * dim));
       return { vectors, dim, tokens: parts.reduce((n, p) => n + p.tokens, 0) };
     },
