@@ -48,11 +48,18 @@ const CATEGORIES: [string, (f: CallFrame) => boolean][] = [
     (f) =>
       (/onnxruntime-(node|common)/.test(f.url) && /SessionHandler|initOrt|create/.test(f.functionName)) ||
       (f.url.includes('@huggingface/tokenizers') &&
-        /^(Unigram|create_tokenizer_model|Tokenizer)$/.test(f.functionName)),
+        /^(Unigram|create_tokenizer_model|Tokenizer)$/.test(f.functionName)) ||
+      (f.url.endsWith('/workers/unigram-fast-ids.js') &&
+        /^(unigramVocabulary|unigramFastIds)$/.test(f.functionName)),
   ],
   ['model: ORT session.run', (f) => /onnxruntime-(node|common)/.test(f.url)],
   ['model: tensors in/out + pooling (embedder.js)', (f) => f.url.endsWith('/workers/embedder.js')],
-  ['tokenizer', (f) => f.url.includes('@huggingface/tokenizers')],
+  [
+    'tokenizer',
+    (f) =>
+      f.url.includes('@huggingface/tokenizers') ||
+      /\/workers\/(unigram-fast-ids|unigram-word-cache|text-tokenizer)\.js$/.test(f.url),
+  ],
   ['YAML parse', (f) => f.url.includes('/node_modules/yaml/')],
   [
     'front matter + validation (parse-skill, zod)',
