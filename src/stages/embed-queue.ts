@@ -24,8 +24,9 @@ interface Waiting {
 /**
  * Collects texts from many write batches and sends them to the pool sorted by token count, so each worker task
  * holds texts of equal length and pads little. Texts are tokenized as they arrive, so the sort is by the exact
- * padded length, not a proxy. On the corpus (1,456 texts), the tokens of ORT calls were 84 % real (not padding)
- * with a window of 256 texts sorted by characters, 90 % sorted by tokens, 95 % with a window of 512.
+ * padded length, not a proxy. On the corpus (1,456 texts; bench/padding-windows.ts), the tokens of ORT calls
+ * were 84 % real (not padding) with a window of 256 texts sorted by characters, 90 % sorted by tokens, 95 %
+ * with a window of 512.
  *
  * The window grows: the first one is a single task, so the workers start while the crawl goes on, and each
  * dispatch doubles it up to `window` (92 % real on the corpus, for a first batch that is not kept waiting).
