@@ -76,13 +76,18 @@ export class EmbedPoolSwitch {
     this.specs.set(dir, known);
     const spec = await this.resolve({ id: known.id, dim: known.dim });
     await this.queueFor(spec);
+    // The tokenizer runs on this thread: build it now too (a broken tokenizer.json fails here, not in a job).
+    this.current?.pool.tokenize('');
     await this.current?.pool.warm();
     return spec.id;
   }
 
   /** The vectors of distinct texts, in order, by the model `spec`. */
   async embed(spec: ModelSpec, texts: string[]): Promise<Float32Array[]> {
-    const queue = await this.queueFor(spec);
+    let queue = await this.queueFor(spec);
+    // Another job's model may have swapped the pool between queueFor's return and here (jobs for two models
+    // in the same tick): texts must never go into a queue whose pool is closing.
+    while (this.current?.queue !== queue) queue = await this.queueFor(spec);
     const pending = texts.map((t) => queue.embed(t));
     // A thread is free: send now (after this tick, so jobs fetched together share the sort).
     if (!this.dispatchScheduled && this.busy < this.workers) {
@@ -107,7 +112,8 @@ export class EmbedPoolSwitch {
     const pool = new EmbedPool({ model: spec, threads: this.opts.threads });
     // Texts are sent to the threads on demand: while every thread has a task, texts of newly fetched jobs
     // wait and pile up; when a thread frees, everything waiting goes out sorted by token count. The sort window
-    // is whatever arrived during one task, so the pool never idles for a window to fill and pads little.
+    // is whatever arrived during one task, so the pool never idles for a window to fill and pads little. (The
+    // queue's own window, 64 texts at first and doubling to 1024, only sends early when texts pile up.)
     const queue: EmbedQueue = new EmbedQueue(
       {
         tokenize: (text) => pool.tokenize(text),
@@ -117,7 +123,12 @@ export class EmbedPoolSwitch {
             return await pool.embedTokens(ids);
           } finally {
             this.busy--;
-            if (this.busy < this.workers) queue.dispatch();
+            if (this.busy < this.workers) {
+              queue.dispatch();
+              // After a swap, the threads this task held are free for the new model's queue: without this, texts
+              // that queued behind the old model's tasks (fewer than a window) would wait for a job to come.
+              if (this.current && this.current.queue !== queue) this.current.queue.dispatch();
+            }
           }
         },
       },

@@ -72,7 +72,15 @@ export class EmbedQueue {
     this.window = Math.min(this.window * 2, this.maxWindow);
     for (let start = 0; start < items.length; start += this.taskSize) {
       const task = items.slice(start, start + this.taskSize);
-      this.embedder.embedTokens(task.map((t) => t.ids)).then(
+      // Called now, not in a later microtask: a pool being swapped out must see the task before it closes. An
+      // embedder that threw instead of rejecting would otherwise leave the task's texts unsettled.
+      let result: Promise<EmbedResult>;
+      try {
+        result = this.embedder.embedTokens(task.map((t) => t.ids));
+      } catch (err) {
+        result = Promise.reject(err);
+      }
+      result.then(
         (r) => task.forEach((t, i) => t.resolve(r.vectors.subarray(i * r.dim, (i + 1) * r.dim))),
         (err: unknown) => task.forEach((t) => t.reject(err)),
       );

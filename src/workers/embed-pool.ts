@@ -38,7 +38,7 @@ export class EmbedPool {
   /** Tasks handed to piscina and not yet settled (resolved to undefined either way). */
   private readonly tasks = new Set<Promise<void>>();
   private readonly model: ModelSpec;
-  private tokenizer: TextTokenizer | undefined;
+  private tokenizer: TextTokenizer | Error | undefined;
 
   constructor(options: EmbedPoolOptions) {
     // Before any thread starts: the threads' ORT reads the environment the main thread leaves them.
@@ -79,7 +79,16 @@ export class EmbedPool {
    * Throws on a text the tokenizer cannot take.
    */
   tokenize(text: string): number[] {
-    return (this.tokenizer ??= createTextTokenizer(this.model))(text);
+    if (this.tokenizer === undefined) {
+      // A tokenizer that cannot load fails every text with the same error, without re-reading the folder each time.
+      try {
+        this.tokenizer = createTextTokenizer(this.model);
+      } catch (err) {
+        this.tokenizer = err instanceof Error ? err : new Error(String(err));
+      }
+    }
+    if (this.tokenizer instanceof Error) throw this.tokenizer;
+    return this.tokenizer(text);
   }
 
   /** The vectors of texts, in order. */
@@ -114,6 +123,8 @@ export class EmbedPool {
     const deadline = Date.now() + 60_000;
     // Polling the counter the 'message' listener keeps: no extra listeners, nothing that can reject.
     while (this.ready < this.created && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    // Tasks handed over while this waited (an embed queue flushed as its pool was swapped out) finish too.
+    while (this.tasks.size > 0) await Promise.all([...this.tasks]);
     await this.pool.close();
   }
 
