@@ -13,7 +13,7 @@ export interface EmbedderOptions {
   maxBatch?: number;
 }
 
-/** A tokenizer and one ORT session, loaded once; embeds groups of texts. */
+/** One ORT session, loaded once (and a tokenizer, loaded on first use); embeds groups of texts. */
 export interface Embedder {
   readonly spec: ModelSpec;
   /** Token ids of one text, with the model's special tokens, truncated to maxTokens. */
@@ -100,8 +100,8 @@ export async function createEmbedder(spec: ModelSpec, options: EmbedderOptions =
   return {
     spec,
     tokenize,
-    embed(texts) {
-      return embedTokens(texts.map(tokenize));
+    async embed(texts) {
+      return await embedTokens(texts.map(tokenize));
     },
     embedTokens,
     async release() {

@@ -1,6 +1,6 @@
 /** SentencePiece's word marker: the normalizer turns spaces into it, and pieces may start with it. */
 const WORD_MARK = 0x2581; // '▁'
-/** Words remembered per tokenizer (a thread's); the map starts over when full. ~15k for the whole corpus. */
+/** Words remembered per tokenizer (one per pool, on its owner's thread); the map starts over when full. ~15k for the whole corpus. */
 const DEFAULT_MAX_WORDS = 100_000;
 
 /**
