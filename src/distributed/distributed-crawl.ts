@@ -189,7 +189,15 @@ async function crawlRun(
       onProgress: options.onProgress,
     },
     sourceObjects,
-  );
+  ).catch(async (err: unknown) => {
+    // A writer question or a queued job that vanished mid-crawl ("job 3 is gone") is Redis losing its data when
+    // the epoch went with it: report that (exit 4, the run failed), not a refused question.
+    const lost = await run.checkEpoch('jobs of the run vanished while it was crawled').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    throw lost instanceof IndexerError && lost.code === ERROR_CODES.REDIS_DATA_LOST ? lost : err;
+  });
   return await handOver(run, begin, queued, locks, ids);
 }
 
