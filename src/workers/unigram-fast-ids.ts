@@ -1,7 +1,4 @@
-/** SentencePiece's word marker: the normalizer turns spaces into it, and pieces may start with it. */
-const WORD_MARK = 0x2581; // '▁'
-/** Words remembered per tokenizer (one per pool, on its owner's thread); the map starts over when full. ~15k for the whole corpus. */
-const DEFAULT_MAX_WORDS = 100_000;
+import { MAX_WORDS, WORD_MARK, spansWords } from './unigram-word-cache.js';
 
 /**
  * Text → token ids for the tokenizers it supports. `limit`: only the first `limit` ids are wanted (the rest may
@@ -54,7 +51,7 @@ type Step = (text: string) => string;
 export function unigramFastIds(
   tokenizerJson: unknown,
   tokenizerConfig: unknown,
-  maxWords = DEFAULT_MAX_WORDS,
+  maxWords = MAX_WORDS,
 ): FastIds | null {
   if (!isObject(tokenizerJson) || !isObject(tokenizerConfig)) return null;
   // Tokenizer.encode_text: config-level text rewriting we do not copy.
@@ -273,7 +270,7 @@ function unigramVocabulary(vocab: unknown, unkId: unknown): Vocabulary | null {
   const ids = new Map<string, number>();
   for (const entry of vocab as unknown[]) {
     if (!Array.isArray(entry) || typeof entry[0] !== 'string' || typeof entry[1] !== 'number') return null;
-    if (!Number.isFinite(entry[1]) || entry[0].indexOf('\u2581', 1) > 0) return null;
+    if (!Number.isFinite(entry[1]) || spansWords(entry[0])) return null;
     ids.set(entry[0], scores.length);
     scores.push(entry[1]);
   }

@@ -1,9 +1,17 @@
 import type { Tokenizer } from '@huggingface/tokenizers';
 
 /** SentencePiece's word marker: the normalizer turns spaces into it, and pieces may start with it. */
-const WORD_MARK = 0x2581; // '▁'
+export const WORD_MARK = 0x2581; // '▁'
 /** Words remembered per tokenizer (one per pool, on its owner's thread); the map starts over when full. ~15k for the whole corpus. */
-const MAX_WORDS = 100_000;
+export const MAX_WORDS = 100_000;
+
+/**
+ * True when a vocabulary piece holds '▁' after its first character: such a piece spans a word boundary, so
+ * words can no longer be segmented one by one (see {@link cacheUnigramWords} for why they can otherwise).
+ */
+export function spansWords(piece: string): boolean {
+  return piece.indexOf('\u2581', 1) > 0;
+}
 
 /** The part of tokenizer.json's `model` this looks at. */
 interface UnigramModelJson {
@@ -31,7 +39,7 @@ export function cacheUnigramWords(tokenizer: Tokenizer, modelJson: UnigramModelJ
   if (modelJson?.type !== 'Unigram' || !model || typeof model.tokenize !== 'function') return false;
   if (!Array.isArray(modelJson.vocab)) return false;
   const innerMark = (modelJson.vocab as unknown[]).some(
-    (entry) => !Array.isArray(entry) || typeof entry[0] !== 'string' || entry[0].indexOf('\u2581', 1) > 0,
+    (entry) => !Array.isArray(entry) || typeof entry[0] !== 'string' || spansWords(entry[0]),
   );
   if (innerMark) return false;
   const whole = model.tokenize.bind(model);
