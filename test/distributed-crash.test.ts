@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureDefaultModel } from '../src/model/default-model.js';
@@ -37,31 +38,50 @@ describe('distributed crash safety', () => {
   });
 
   it('completes the run with every skill exactly once after kill -9 of a worker and the writer and a Redis restart', async () => {
+    // One worker at first, and the producer crawls while it embeds: the crawl waits while 64 jobs are queued, so
+    // when 10 batches are written most of the run is not even queued, and the kills surely land mid-run (with two
+    // workers and a producer that queued everything first, the run was once written to the end before they came).
     const writer = startRole(tmp.dir, 'writer', ['write', '--db', db, '--lock-ms', '2000', ...r()]);
+    const producer = startRole(tmp.dir, 'producer', [
+      'produce',
+      ...SLICE,
+      '--batch-size',
+      '1',
+      '--no-wait',
+      '--json',
+      ...r(),
+    ]);
     const worker1 = startRole(tmp.dir, 'worker1', ['work', '--threads', '1', '--lock-ms', '2000', ...r()]);
-    const worker2 = startRole(tmp.dir, 'worker2', ['work', '--threads', '1', '--lock-ms', '2000', ...r()]);
-    roles.push(writer, worker1, worker2);
-    const produced = runCli(['produce', ...SLICE, '--batch-size', '2', '--no-wait', '--json', ...r()]);
-    expect(produced.status, produced.stderr).toBe(0);
-    const { counts, batches } = JSON.parse(produced.stdout) as {
-      counts: { seen: number; failed: number };
-      batches: number;
-    };
-    expect(batches).toBeGreaterThan(100);
+    roles.push(writer, producer, worker1);
 
     await waitFor('some batches', () => (batchesWritten() >= 10 ? true : undefined));
+    // The worker dies with jobs in hand and the writer with results waiting to be written.
     worker1.child.kill('SIGKILL');
-    await waitFor('more batches', () => (batchesWritten() >= 40 ? true : undefined));
     writer.child.kill('SIGKILL');
-    await writer.exited;
-    // Redis restarts while no writer runs, so it surely lands mid-run: with a writer up, the workers' backlog was
-    // once written to the end (run completed) before the restart came. The worker left keeps embedding across it.
+    await Promise.all([worker1.exited, writer.exited]);
     expect(runStatus()).toBe('running');
+
+    // Redis restarts while worker2 embeds and the producer crawls: both keep going across it.
+    const worker2 = startRole(tmp.dir, 'worker2', ['work', '--threads', '1', '--lock-ms', '2000', ...r()]);
+    roles.push(worker2);
+    await waitFor('worker2 to take jobs', () =>
+      readFileSync(worker2.log, 'utf8').includes('worker ready') ? true : undefined,
+    );
     await redis.restart();
     // The dead writer's claim and file lock are taken over by a new one.
     const writer2 = startRole(tmp.dir, 'writer2', ['write', '--db', db, '--lock-ms', '2000', ...r()]);
     roles.push(writer2);
 
+    expect(await producer.exited, readFileSync(producer.log, 'utf8').slice(-2000)).toBe(0);
+    // The summary is the one line of the producer's output that is not a log line.
+    const summary = readFileSync(producer.log, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('{"runKey"'));
+    const { counts, batches } = JSON.parse(summary ?? '{}') as {
+      counts: { seen: number; failed: number };
+      batches: number;
+    };
+    expect(batches).toBeGreaterThan(200);
     await waitFor('the run to complete', () => (runStatus() === 'completed' ? true : undefined), 240_000);
     const run = query<{ seen: number; indexed: number; failed: number }>(
       db,
