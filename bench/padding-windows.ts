@@ -1,7 +1,7 @@
 /**
  * How much of each ORT call is padding, for the embed queue's choices, simulated on the corpus texts in crawl
  * order (no model run): a window of W texts is sorted (by characters or by tokens), cut into tasks of 64, and
- * each task into sorted micro-batches of 32 as the worker does; efficiency = real tokens ÷ (batch × longest).
+ * each task into sorted micro-batches of DEFAULT_MAX_BATCH as the worker does; efficiency = real tokens ÷ (batch × longest).
  * "growing" starts with a window of one task and doubles it on each dispatch, as EmbedQueue does.
  *
  *   npx tsc -p tsconfig.build.json && node dist/bench/padding-windows.js
@@ -9,12 +9,13 @@
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { builtinModelSpec, defaultModelName, ensureDefaultModel } from '../src/model/default-model.js';
+import { DEFAULT_MAX_BATCH } from '../src/workers/ort-batch.js';
 import { createTextTokenizer } from '../src/workers/text-tokenizer.js';
 import { corpusTexts } from './corpus-texts.js';
 import { num, table } from './markdown.js';
 
 const TASK = 64;
-const MICRO_BATCH = 32;
+const MICRO_BATCH = DEFAULT_MAX_BATCH;
 
 /** Real ÷ padded tokens when windows of `window` texts are sorted by `key` before being cut into tasks. */
 function efficiency(

@@ -22,6 +22,7 @@ import { ensureBuiltinModel, ensureDefaultModel } from '../src/model/default-mod
 import { loadModelSpec } from '../src/model/model-spec.js';
 import type { SourceSpec } from '../src/producer/source.js';
 import { cpuBudget } from '../src/workers/cpu-budget.js';
+import { DEFAULT_MAX_BATCH } from '../src/workers/ort-batch.js';
 import { benchFile, runChild, type BenchSource, type ChildRun, type RunConditions } from './child.js';
 import { median, mib, MISSING, num, percentile, ratio, seconds, table } from './markdown.js';
 import type { CeilingInput, CeilingResult } from './ort-ceiling.js';
@@ -42,7 +43,8 @@ const QUICK_SLICE = ['anthropics__skills', 'obra__superpowers'];
 const SHARED_CORPUS_SKILLS = 1467;
 const REINDEX_RUNS = 3;
 const COPIES = 10;
-const CEILING_BATCH = 32;
+/** The ceiling runs ORT calls of the size the pipeline's embedder makes. */
+const CEILING_BATCH = DEFAULT_MAX_BATCH;
 /** Runs of each ceiling shape; the best counts (a ceiling is the best the hardware does). */
 const CEILING_REPS = 2;
 const TARGETS = { ratio: 0.9, reindexSpeedup: 50, rssKb: 1024 * 1024, distributedRatio: 0.9 };

@@ -2,6 +2,7 @@ import { isMainThread } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import type { ModelSpec } from '../model/model-spec.js';
 import type { EmbedResult } from '../shared/messages.js';
+import { DEFAULT_MAX_BATCH } from './ort-batch.js';
 import { disableOrtTelemetry } from './ort-telemetry.js';
 import { createTextTokenizer, type TextTokenizer } from './text-tokenizer.js';
 
@@ -9,7 +10,7 @@ import { createTextTokenizer, type TextTokenizer } from './text-tokenizer.js';
 export interface EmbedderOptions {
   /** ORT intra-op threads. Default 1: the pool gets its parallelism from worker threads. */
   intraOpThreads?: number;
-  /** Texts per ORT call at most. Default 32. */
+  /** Texts per ORT call at most. Default {@link DEFAULT_MAX_BATCH}. */
   maxBatch?: number;
 }
 
@@ -30,7 +31,7 @@ export interface Embedder {
  */
 export async function createEmbedder(spec: ModelSpec, options: EmbedderOptions = {}): Promise<Embedder> {
   if (isMainThread) disableOrtTelemetry();
-  const maxBatch = options.maxBatch ?? 32;
+  const maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
   const session = await ort.InferenceSession.create(spec.onnxPath, {
     intraOpNumThreads: options.intraOpThreads ?? 1,
     interOpNumThreads: 1,
