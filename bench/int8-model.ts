@@ -185,7 +185,7 @@ export function int8Section(
     ),
     '',
     a
-      ? `Vectors over all ${num(a.texts)} distinct corpus texts (same sorted batches of 32): cosine to float32 ` +
+      ? `Vectors over all ${num(a.texts)} distinct corpus texts (same sorted batches of ${a.batchSize}): cosine to float32 ` +
         `mean ${num(a.cosineMean, 5)}, min ${num(a.cosineMin, 5)}; ${num(a.atLeast099 * 100, 1)} % of texts ≥ 0.99.`
       : `Vectors: ${MISSING}`,
   ];

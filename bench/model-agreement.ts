@@ -27,6 +27,8 @@ export interface AgreementInput {
 
 export interface AgreementResult {
   texts: number;
+  /** Texts per session.run call (sorted by length), the same for both models. */
+  batchSize: number;
   referenceId: string;
   candidateId: string;
   cosineMean: number;
@@ -130,6 +132,7 @@ childMain<AgreementInput, AgreementResult>(async (input) => {
   const timedTexts = texts.length * input.passes;
   return {
     texts: texts.length,
+    batchSize: input.batchSize,
     referenceId: refSpec.id,
     candidateId: candSpec.id,
     cosineMean: cosines.reduce((s, c) => s + c, 0) / n,

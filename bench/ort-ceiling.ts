@@ -1,7 +1,8 @@
 /**
  * Child process: the raw ORT ceiling on the corpus texts. Texts are tokenized up front with the pipeline's own
- * tokenizer (createEmbedder().tokenize, untimed), sorted by token length and cut into batches of 32; only the
- * `session.run` calls are timed, spread over worker threads that each own a session. Two shapes:
+ * tokenizer (createEmbedder().tokenize, untimed), sorted by token length and cut into batches of `batchSize` (the
+ * bench passes the embedder's DEFAULT_MAX_BATCH); only the `session.run` calls are timed, spread over worker
+ * threads that each own a session. Two shapes:
  * `workers × 1 intra-op thread` (the pool's shape) and `1 worker × threads intra-op` (for reference).
  */
 import { once } from 'node:events';
