@@ -137,7 +137,8 @@ describe('crash safety', () => {
     const deadline = Date.now() + 120_000;
     while (Date.now() < deadline && liveSafe(db) < 32) await new Promise((r) => setTimeout(r, 200));
     child.kill('SIGTERM');
-    const code = await new Promise((r) => child.once('exit', r));
+    // 'close', not 'exit': the summary can still be in the pipe when the process has exited.
+    const code = await new Promise((r) => child.once('close', r));
     expect(code).toBe(130);
     const s = JSON.parse(out) as { status: string; counts: Record<string, number> };
     expect(s.status).toBe('interrupted');

@@ -4,6 +4,7 @@ import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cliPath, corpusDir, repoRoot, tempDir } from './helpers.js';
+import { waitFor } from './support/roles.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -43,6 +44,8 @@ describe('a reader process querying while the indexer writes', () => {
     });
     let out = '';
     reader.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    // The reader says when it can take SIGTERM: one still loading its modules would die of it without a report.
+    await waitFor('the reader to start', () => (out.startsWith('started\n') ? true : undefined), 30_000);
 
     const first = index(root, db);
     expect(first.counts.indexed).toBeGreaterThan(400);
@@ -65,8 +68,10 @@ describe('a reader process querying while the indexer writes', () => {
     expect(second.counts.embedded).toBe(0);
 
     reader.kill('SIGTERM');
-    await new Promise((r) => reader.once('exit', r));
-    const report = JSON.parse(out) as ReaderReport;
+    // 'close', not 'exit': the report can still be in the pipe when the process has exited (a CI run once parsed
+    // an empty report, with the two indexes done in 2.5 s).
+    await new Promise((r) => reader.once('close', r));
+    const report = JSON.parse(out.slice('started\n'.length)) as ReaderReport;
     const seenBy = JSON.stringify(report).slice(0, 2000);
     expect(report.errors, seenBy).toEqual([]);
     expect(report.queries, seenBy).toBeGreaterThan(50);

@@ -53,7 +53,8 @@ describe('Redis losing its data mid-run (no AOF)', () => {
     let stderr = '';
     produce.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     produce.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((res) => produce.once('exit', (code) => res(code)));
+    // 'close', not 'exit': the summary can still be in the pipe when the process has exited.
+    const exited = new Promise<number | null>((res) => produce.once('close', (code) => res(code)));
 
     await waitFor('some batches', () => (batchesWritten() >= 5 ? true : undefined));
     await redis.restart(); // SHUTDOWN with nothing to save: the server comes back empty

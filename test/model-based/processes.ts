@@ -48,6 +48,7 @@ export async function runCliAsync(
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+  // 'close', not 'exit': output can still be in the pipes when the process has exited.
+  const code = await new Promise<number | null>((r) => child.once('close', (c) => r(c)));
   return { code, out };
 }
