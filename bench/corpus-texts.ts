@@ -2,11 +2,23 @@
  * The texts the pipeline embeds, computed the way it computes them: crawlDir + parseSkill over every source,
  * valid skills only, text = skillText(skill), identical texts once.
  */
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { skillText } from '../src/model/text-config.js';
 import { dirSourceId } from '../src/producer/source-arg.js';
 import { crawlDir } from '../src/producer/dir-source.js';
 import { parseSkill } from '../src/stages/parse-skill.js';
 import type { BenchSource } from './child.js';
+
+/**
+ * The shared corpus the benches default to: `$SKILLSMITH_SHARED_DIR/corpus/skills`, else
+ * `<repo>/../shared/corpus/skills` (an empty variable counts as unset).
+ */
+export function defaultCorpusDir(): string {
+  // dist/bench/ → <repo>
+  const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+  return join(process.env.SKILLSMITH_SHARED_DIR || resolve(repo, '..', 'shared'), 'corpus', 'skills');
+}
 
 export interface CorpusTexts {
   /** Skills met (SkillDocs plus SKILL.md files that could not be read), as the pipeline counts `seen`. */

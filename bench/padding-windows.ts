@@ -6,12 +6,10 @@
  *
  *   npx tsc -p tsconfig.build.json && node dist/bench/padding-windows.js
  */
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { builtinModelSpec, defaultModelName, ensureDefaultModel } from '../src/model/default-model.js';
 import { DEFAULT_MAX_BATCH } from '../src/workers/ort-batch.js';
 import { createTextTokenizer } from '../src/workers/text-tokenizer.js';
-import { corpusTexts } from './corpus-texts.js';
+import { corpusTexts, defaultCorpusDir } from './corpus-texts.js';
 import { num, table } from './markdown.js';
 
 const TASK = 64;
@@ -49,10 +47,7 @@ function efficiency(
 }
 
 async function main(): Promise<void> {
-  // dist/bench/ → <repo>/../shared
-  const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-  const shared = process.env.SKILLSMITH_SHARED_DIR ?? resolve(repo, '..', 'shared');
-  const { texts } = await corpusTexts([{ root: join(shared, 'corpus', 'skills') }]);
+  const { texts } = await corpusTexts([{ root: defaultCorpusDir() }]);
   const tokenize = createTextTokenizer(builtinModelSpec(defaultModelName, await ensureDefaultModel()));
   const lengths = texts.map((t) => tokenize(t).length);
   const chars = texts.map((t) => t.length);

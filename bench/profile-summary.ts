@@ -21,6 +21,7 @@ import { ensureDefaultModel } from '../src/model/default-model.js';
 import { cpuBudget } from '../src/workers/cpu-budget.js';
 import { benchFile } from './child.js';
 import { num, table } from './markdown.js';
+import { defaultCorpusDir } from './corpus-texts.js';
 import type { PipelineInput, PipelineResult } from './pipeline-child.js';
 
 interface CallFrame {
@@ -213,9 +214,7 @@ async function main(): Promise<void> {
       Number(values.embedded ?? NaN),
     );
   } else {
-    const repo = path.resolve(path.dirname(benchFile('run')), '..', '..');
-    const shared = process.env.SKILLSMITH_SHARED_DIR || path.join(repo, '..', 'shared');
-    const corpus = path.resolve(values.corpus ?? path.join(shared, 'corpus', 'skills'));
+    const corpus = path.resolve(values.corpus ?? defaultCorpusDir());
     const tmp = mkdtempSync(path.join(os.tmpdir(), 'skillsmith-profile-'));
     const dir = values.keep ? path.resolve(values.keep) : path.join(tmp, 'profiles');
     try {

@@ -25,6 +25,7 @@ import { cpuBudget } from '../src/workers/cpu-budget.js';
 import { DEFAULT_MAX_BATCH } from '../src/workers/ort-batch.js';
 import { benchFile, runChild, type BenchSource, type ChildRun, type RunConditions } from './child.js';
 import { median, mib, MISSING, num, percentile, ratio, seconds, table } from './markdown.js';
+import { defaultCorpusDir } from './corpus-texts.js';
 import type { CeilingInput, CeilingResult } from './ort-ceiling.js';
 import type { PipelineInput, PipelineResult, PipelineRun } from './pipeline-child.js';
 import { measureVsBaseline, vsBaselineSection } from './vs-baseline.js';
@@ -133,8 +134,7 @@ async function step<T>(name: string, log: StepLog, fn: () => Promise<ChildRun<T>
 
 async function main(): Promise<void> {
   const flags = parseFlags();
-  const sharedDir = process.env.SKILLSMITH_SHARED_DIR || path.join(REPO, '..', 'shared');
-  const corpus = path.resolve(flags.corpus ?? path.join(sharedDir, 'corpus', 'skills'));
+  const corpus = path.resolve(flags.corpus ?? defaultCorpusDir());
   const sources = corpusSources(corpus, flags.quick);
   const expectedSeen = !flags.quick && flags.corpus === undefined ? SHARED_CORPUS_SKILLS : undefined;
   const threads = cpuBudget();

@@ -13,14 +13,14 @@
  * strings are checked by the indexer only (the reference turns them into strings).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { validate } from 'skills-ref';
 import { crawlDir } from '../src/producer/dir-source.js';
 import { parseSkill, type ParseResult } from '../src/stages/parse-skill.js';
 import { ERROR_CODES, WARNING_CODES, type WarningCode } from '../src/shared/errors.js';
 import { table } from './markdown.js';
+import { defaultCorpusDir } from './corpus-texts.js';
 
 /** The spec's rules both validators check, in report order: the front matter's shape, then one field each. */
 const RULES = [
@@ -114,10 +114,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: { corpus: { type: 'string' }, list: { type: 'string' } },
   });
-  // dist/bench/ → <repo>/../shared
-  const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-  const shared = process.env.SKILLSMITH_SHARED_DIR ?? resolve(repo, '..', 'shared');
-  const root = resolve(values.corpus ?? join(shared, 'corpus', 'skills'));
+  const root = resolve(values.corpus ?? defaultCorpusDir());
   if (!existsSync(root)) throw new Error(`corpus ${root} does not exist: pass --corpus DIR`);
 
   type Counts = {

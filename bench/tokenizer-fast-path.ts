@@ -9,15 +9,14 @@
  * kinds alternate which goes first. It checks that both give the same ids, and counts the texts where the plain
  * library (one lattice over the whole text, no word cache) gives other ids (float-sum ties).
  */
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { readFileSync } from 'node:fs';
 import { builtinModelSpec, defaultModelName, ensureDefaultModel } from '../src/model/default-model.js';
 import { createTextTokenizer, type TextTokenizer } from '../src/workers/text-tokenizer.js';
 import { cacheUnigramWords } from '../src/workers/unigram-word-cache.js';
-import { corpusTexts } from './corpus-texts.js';
+import { corpusTexts, defaultCorpusDir } from './corpus-texts.js';
 import { median, num, ratio, table } from './markdown.js';
 
 type Kind = 'library' | 'fast';
@@ -33,10 +32,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: { reps: { type: 'string', default: '21' } } });
   const reps = Number(values.reps);
   if (!Number.isInteger(reps) || reps < 1) throw new Error('--reps must be a positive integer');
-  // dist/bench/ → <repo>/../shared
-  const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-  const shared = process.env.SKILLSMITH_SHARED_DIR ?? resolve(repo, '..', 'shared');
-  const { texts } = await corpusTexts([{ root: join(shared, 'corpus', 'skills') }]);
+  const { texts } = await corpusTexts([{ root: defaultCorpusDir() }]);
   const spec = builtinModelSpec(defaultModelName, await ensureDefaultModel());
   const make = (kind: Kind): TextTokenizer => createTextTokenizer(spec, { fastIds: kind === 'fast' });
 

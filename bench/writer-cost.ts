@@ -15,8 +15,7 @@
 import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { dirSourceId } from '../src/producer/source-arg.js';
 import { crawlDir } from '../src/producer/dir-source.js';
@@ -24,6 +23,7 @@ import type { SkillRecord } from '../src/shared/records.js';
 import { parseSkill } from '../src/stages/parse-skill.js';
 import { IndexWriter } from '../src/writer/index-writer.js';
 import { median, num, table } from './markdown.js';
+import { defaultCorpusDir } from './corpus-texts.js';
 
 const VARIANTS = ['full', 'fts without bodies', 'no fts', 'no vectors'] as const;
 type Variant = (typeof VARIANTS)[number];
@@ -92,10 +92,7 @@ async function main(): Promise<void> {
   if (!Number.isInteger(reps) || reps < 1) throw new Error('--reps must be a positive integer');
   if (!Number.isInteger(batchSize) || batchSize < 1)
     throw new Error('--batch-size must be a positive integer');
-  // dist/bench/ → <repo>/../shared
-  const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-  const shared = process.env.SKILLSMITH_SHARED_DIR || resolve(repo, '..', 'shared');
-  const root = resolve(values.corpus ?? join(shared, 'corpus', 'skills'));
+  const root = resolve(values.corpus ?? defaultCorpusDir());
   const records = await corpusRecords(root);
   const bodyMb = records.reduce((n, r) => n + Buffer.byteLength(r.body), 0) / 1e6;
   const dir = mkdtempSync(join(os.tmpdir(), 'skillsmith-writer-cost-'));
