@@ -53,6 +53,9 @@ describe('a git source through the whole pipeline', () => {
     expect(run1.status).toBe('completed');
     expect(run1.counts).toMatchObject({ seen: 2, indexed: 2, failed: 0, removed: 0 });
     expect(run1.failedSources.map((f) => f.id)).toEqual(['gone']);
+    // The pool thread's own CPU inside ORT (Linux reports a thread's CPU time; other platforms leave it out).
+    if (process.platform === 'linux') expect(run1.modelCpuMs).toBeGreaterThan(0);
+    else expect(run1.modelCpuMs).toBeUndefined();
     expect(run1.sources).toEqual([
       expect.objectContaining({ id: 'team', status: 'completed', commit: first }),
       expect.objectContaining({ id: 'gone', status: 'failed', error: expect.stringMatching(/127\.0\.0\.1/) }),
@@ -79,6 +82,7 @@ describe('a git source through the whole pipeline', () => {
     // Unchanged repository: nothing read, nothing embedded.
     const run2 = await runEmbedded({ sources: sources.slice(0, 1), db, model, threads: 1 });
     expect(run2.counts).toMatchObject({ seen: 2, unchanged: 2, indexed: 0, embedded: 0 });
+    expect(run2.modelCpuMs ?? 0).toBe(0);
 
     // A deleted skill becomes a tombstone.
     rmSync(join(repo, 'skills', 'mcp-builder'), { recursive: true });

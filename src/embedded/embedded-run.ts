@@ -65,6 +65,11 @@ export interface RunSummary {
   durationMs: number;
   /** Tokens that went through the model. */
   tokens: number;
+  /**
+   * CPU time the pool threads spent inside the model (ORT `session.run`), ms, where the platform reports a
+   * thread's CPU time (Linux); absent elsewhere. The rest of the run's CPU is the work around the model.
+   */
+  modelCpuMs?: number;
   /** Sources that could not be crawled, with the reason. */
   failedSources: { id: string; message: string }[];
 }
@@ -74,6 +79,8 @@ interface Tally {
   counts: RunCounts;
   /** Tokens that went through the model. */
   tokens: number;
+  /** CPU ms inside the model; undefined once a result came without it. */
+  modelCpuMs: number | undefined;
   /** Skills fully handled (written, unchanged or rejected). */
   done: number;
   failedSources: { id: string; message: string }[];
@@ -118,7 +125,7 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
     embedded: 0,
     warnings: 0,
   };
-  const tally: Tally = { counts, tokens: 0, done: 0, failedSources: [] };
+  const tally: Tally = { counts, tokens: 0, modelCpuMs: 0, done: 0, failedSources: [] };
   const embedder = lazyEmbedder(options, tally);
   let runId: number | undefined;
   try {
@@ -157,6 +164,7 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
       counts,
       durationMs: Math.round(performance.now() - started),
       tokens: tally.tokens,
+      ...(tally.modelCpuMs === undefined ? {} : { modelCpuMs: Math.round(tally.modelCpuMs) }),
       failedSources: tally.failedSources,
     };
   } catch (err) {
@@ -215,6 +223,10 @@ function lazyEmbedder(
         .embedTokens(ids)
         .then((r) => {
           tally.tokens += r.tokens;
+          tally.modelCpuMs =
+            r.modelCpuMs === undefined || tally.modelCpuMs === undefined
+              ? undefined
+              : tally.modelCpuMs + r.modelCpuMs;
           tally.counts.embedded += ids.length;
           return r;
         }),

@@ -27,6 +27,11 @@ export interface EmbedResult {
   dim: number;
   /** Tokens that went through the model (after truncation), for throughput reporting. */
   tokens: number;
+  /**
+   * CPU time of the worker thread inside ORT's `session.run`, ms, where the platform reports a thread's CPU time
+   * (Linux); absent elsewhere. What the model itself cost, apart from the work around it.
+   */
+  modelCpuMs?: number;
 }
 
 /** Key of the message a worker posts once its ORT session is loaded. */

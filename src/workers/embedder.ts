@@ -5,6 +5,7 @@ import type { EmbedResult } from '../shared/messages.js';
 import { DEFAULT_MAX_BATCH } from './ort-batch.js';
 import { disableOrtTelemetry } from './ort-telemetry.js';
 import { createTextTokenizer, type TextTokenizer } from './text-tokenizer.js';
+import { threadCpuNs } from './thread-cpu.js';
 
 /** Options of {@link createEmbedder}. */
 export interface EmbedderOptions {
@@ -53,7 +54,7 @@ export async function createEmbedder(spec: ModelSpec, options: EmbedderOptions =
     batch: readonly (readonly number[])[],
     into: Float32Array,
     rows: number[],
-  ): Promise<void> {
+  ): Promise<number | undefined> {
     const B = batch.length;
     const T = Math.max(1, ...batch.map((ids) => ids.length));
     const ids = new BigInt64Array(B * T);
@@ -69,7 +70,10 @@ export async function createEmbedder(spec: ModelSpec, options: EmbedderOptions =
       attention_mask: new ort.Tensor('int64', mask, [B, T]),
     };
     if (wantsTokenTypes) feeds.token_type_ids = new ort.Tensor('int64', new BigInt64Array(B * T), [B, T]);
+    const cpu0 = threadCpuNs();
     const out = await session.run(feeds);
+    // ORT runs the call on this thread (intra-op 1 in the pool); with more intra-op threads this misses theirs.
+    const cpuNs = cpu0 === undefined ? undefined : (threadCpuNs() ?? cpu0) - cpu0;
     const tensor = out[output as string];
     if (!tensor) throw new Error(`model ${spec.id} did not produce output ${output}`);
     const data = tensor.data as Float32Array;
@@ -96,6 +100,7 @@ export async function createEmbedder(spec: ModelSpec, options: EmbedderOptions =
         for (let d = 0; d < D; d++) into[dst + d] = (into[dst + d] as number) * inv;
       }
     }
+    return cpuNs;
   }
 
   return {
@@ -115,12 +120,14 @@ export async function createEmbedder(spec: ModelSpec, options: EmbedderOptions =
     const order = tokenized.map((_, i) => i).sort((a, b) => tokenized[a]!.length - tokenized[b]!.length);
     const vectors = new Float32Array(tokenized.length * spec.dim);
     let tokens = 0;
+    let cpuNs: number | undefined = 0;
     for (let start = 0; start < order.length; start += maxBatch) {
       const rows = order.slice(start, start + maxBatch);
       const batch = rows.map((r) => tokenized[r]!);
       tokens += batch.reduce((n, s) => n + s.length, 0);
-      await runBatch(batch, vectors, rows);
+      const ns = await runBatch(batch, vectors, rows);
+      cpuNs = ns === undefined || cpuNs === undefined ? undefined : cpuNs + ns;
     }
-    return { vectors, dim: spec.dim, tokens };
+    return { vectors, dim: spec.dim, tokens, ...(cpuNs === undefined ? {} : { modelCpuMs: cpuNs / 1e6 }) };
   }
 }
