@@ -34,6 +34,8 @@ export interface PipelineRun {
   mainThreadBusyMs: number;
   /** CPU time of the whole process (all threads) during the run, ms. */
   cpuMs: number;
+  /** Of cpuMs: the pool threads' CPU inside ORT's session.run (the run summary's `modelCpuMs`; Linux only). */
+  modelCpuMs: number | undefined;
   /** Peak RSS of the process after this run, KB. */
   maxRssKb: number;
 }
@@ -70,6 +72,7 @@ childMain<PipelineInput, PipelineResult>(async (input) => {
       failedSources: summary.failedSources.length,
       mainThreadBusyMs: busy,
       cpuMs: (used.user + used.system) / 1000,
+      modelCpuMs: summary.modelCpuMs,
       maxRssKb: maxRssKb(),
     });
     process.stderr.write(
