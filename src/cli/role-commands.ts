@@ -133,6 +133,7 @@ Example:
           metrics.textsEmbedded.inc(e.texts);
         } else metrics.jobsFailed.inc({ queue: 'embed' });
       },
+      onModelCpu: (ms) => metrics.modelCpuSeconds.inc(ms / 1000),
     });
     trackQueueDepth(metrics, [role.queues.embed]);
     trackPoolUtilisation(metrics, () => role.utilisation());

@@ -15,6 +15,8 @@ export interface EmbedPoolSwitchOptions {
   /** The built-in model's folder, built on first need (jobs that name no folder use it). */
   defaultModelDir: () => Promise<string>;
   log: Logger;
+  /** CPU ms a pool thread spent inside the model for one task (Linux only: see `EmbedResult.modelCpuMs`). */
+  onModelCpu?: (ms: number) => void;
 }
 
 /**
@@ -120,7 +122,9 @@ export class EmbedPoolSwitch {
         embedTokens: async (ids) => {
           this.busy++;
           try {
-            return await pool.embedTokens(ids);
+            const result = await pool.embedTokens(ids);
+            if (result.modelCpuMs !== undefined) this.opts.onModelCpu?.(result.modelCpuMs);
+            return result;
           } finally {
             this.busy--;
             if (this.busy < this.workers) {

@@ -27,6 +27,8 @@ export interface WorkerRoleOptions {
    */
   concurrency?: number;
   onJob?: (e: { ms: number; ok: boolean; texts: number }) => void;
+  /** CPU ms the pool threads spent inside the model, per task (Linux only). */
+  onModelCpu?: (ms: number) => void;
   /** Load the default model before taking jobs. Default true. */
   warm?: boolean;
 }
@@ -53,6 +55,7 @@ export async function startWorkerRole(options: WorkerRoleOptions): Promise<Worke
     threads: options.threads,
     defaultModelDir: options.defaultModelDir,
     log,
+    ...(options.onModelCpu ? { onModelCpu: options.onModelCpu } : {}),
   });
   const concurrency = options.concurrency ?? Math.max(16, pools.workers * 4);
   const queues = new PipelineQueues(target);

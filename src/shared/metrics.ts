@@ -35,6 +35,8 @@ export interface Metrics {
   readonly batchSeconds: Histogram<'queue'>;
   /** `skillsmith_texts_embedded_total`: texts that went through the model. */
   readonly textsEmbedded: Counter;
+  /** CPU seconds inside the model (ORT session.run) on the pool threads; Linux only. */
+  readonly modelCpuSeconds: Counter;
   /** `skillsmith_queue_depth{queue,state}`: jobs per state, read from Redis at each scrape ({@link trackQueueDepth}). */
   readonly queueDepth: Gauge<'queue' | 'state'>;
   /** `skillsmith_writer_rows_total{kind}`: rows written, by kind. */
@@ -111,6 +113,13 @@ export function createMetrics(role: MetricsRole): Metrics {
       name: 'skillsmith_texts_embedded_total',
       help: 'Texts that went through the embedding model',
     }),
+    modelCpuSeconds: new Counter({
+      ...none,
+      name: 'skillsmith_model_cpu_seconds_total',
+      help:
+        'CPU seconds the pool threads spent inside the embedding model (Linux only); the rest of ' +
+        'process_cpu_seconds_total is the work around the model',
+    }),
     queueDepth,
     writerRows: new Counter({
       ...none,
@@ -146,7 +155,8 @@ export function createMetrics(role: MetricsRole): Metrics {
   sources.set(metrics, src);
 
   const exposed: Metric[] = [metrics.jobsProcessed, metrics.jobsFailed, metrics.batchSeconds, queueDepth];
-  if (role === 'worker') exposed.push(metrics.textsEmbedded, metrics.poolUtilisation);
+  if (role === 'worker')
+    exposed.push(metrics.textsEmbedded, metrics.modelCpuSeconds, metrics.poolUtilisation);
   if (role === 'writer') {
     exposed.push(metrics.writerRows, metrics.writerTransactionSeconds, metrics.walSizeBytes);
   }
