@@ -94,23 +94,32 @@ export function parseSkill(doc: SkillDoc): ParseResult {
   }
   // Sources already normalise; doing it again is cheap and keeps line numbers right for any source.
   const text = main.text.replace(/^\uFEFF/, '').replace(/\r\n/g, '\n');
-  const lines = text.split('\n');
+  // Every line, split only when a rule needs more than the front matter (no or an unclosed '---' block, a YAML
+  // error's context): the common skill's body is sliced off whole, not split and joined again.
+  let allLines: string[] | undefined;
+  const lines = (): string[] => (allLines ??= text.split('\n'));
   const warnings: SkillWarning[] = [];
   const warn = (code: WarningCode, message: string): void => {
     warnings.push({ code, message });
   };
 
-  if (!OPEN_RE.test(lines[0] ?? '')) return withoutFrontMatter(doc, label, text, lines, warnings);
-  const block = frontMatterEnd(lines, label, warn);
+  const firstEnd = text.indexOf('\n');
+  if (!OPEN_RE.test(firstEnd === -1 ? text : text.slice(0, firstEnd))) {
+    return withoutFrontMatter(doc, label, text, lines(), warnings);
+  }
+  const closed = closingLine(text);
+  const block = closed ?? frontMatterEnd(lines(), label, warn);
   if ('ok' in block) return block;
   const { close, bodyStart } = block;
 
   // Offsets inside the YAML text are on SKILL.md line (yamlLine + 1): line 1 of the file is the opening '---'.
-  const parsed = parseFrontMatter(lines.slice(1, close).join('\n'));
+  const parsed = parseFrontMatter(
+    closed ? text.slice(firstEnd + 1, closed.closeOffset - 1) : lines().slice(1, close).join('\n'),
+  );
   if (!parsed.ok) {
     const first = parsed.errors[0] as YAMLError;
     const line = parsed.lineCounter.linePos(first.pos[0]).line + 1;
-    return invalidYaml(label, parsed.errors, first, lines, line);
+    return invalidYaml(label, parsed.errors, first, lines(), line);
   }
   const { yamlDoc, lineCounter, quoted } = parsed;
   const fileLine = (offset: number): number => lineCounter.linePos(offset).line + 1;
@@ -150,7 +159,7 @@ export function parseSkill(doc: SkillDoc): ParseResult {
     return line === undefined ? label : `${label} line ${line}`;
   };
 
-  let body = lines.slice(bodyStart).join('\n').replace(/^\n+/, '');
+  let body = text.slice(closed ? closed.bodyOffset : lineOffset(text, bodyStart)).replace(/^\n+/, '');
 
   const descriptionText = resolveDescription(frontMatter['description'], body, at, keyLine, warn);
   if (typeof descriptionText !== 'string') return descriptionText;
@@ -190,6 +199,37 @@ export function parseSkill(doc: SkillDoc): ParseResult {
     body,
     warnings,
   });
+}
+
+/**
+ * The line closing a front matter opened on line 0 (`---` or `...`), found line by line from the top: the same
+ * line as `lines.findIndex((l, i) => i > 0 && CLOSE_RE.test(l))`, without splitting the body. Its index, where it
+ * starts and where the line after it starts (past the end when it is the last line); undefined when none closes.
+ */
+function closingLine(
+  text: string,
+): { close: number; bodyStart: number; closeOffset: number; bodyOffset: number } | undefined {
+  let start = text.indexOf('\n') + 1;
+  if (start === 0) return undefined;
+  for (let i = 1; ; i++) {
+    const nl = text.indexOf('\n', start);
+    const end = nl === -1 ? text.length : nl;
+    if (CLOSE_RE.test(text.slice(start, end)))
+      return { close: i, bodyStart: i + 1, closeOffset: start, bodyOffset: end + 1 };
+    if (nl === -1) return undefined;
+    start = nl + 1;
+  }
+}
+
+/** Where line `n` (0-based) of text starts: past the end when the text has fewer lines, as `lines.slice(n)` is empty. */
+function lineOffset(text: string, n: number): number {
+  let offset = 0;
+  for (let i = 0; i < n; i++) {
+    const nl = text.indexOf('\n', offset);
+    if (nl === -1) return text.length + 1;
+    offset = nl + 1;
+  }
+  return offset;
 }
 
 /** A SKILL.md without front matter: recovered from its H1 title and first paragraph, or rejected with a hint. */
