@@ -107,6 +107,20 @@ describe('parseSkill: well-formed skills', () => {
     expect(accepted(result).skill.body).toBe('body\n');
   });
 
+  it('slices the body off after the closing line: blank lines dropped, a closer on the last line, an empty block', async () => {
+    const fm = 'name: my-skill\ndescription: Does things.';
+    const body = async (md: string): Promise<string> => accepted((await parseFixture(md)).result).skill.body;
+    expect(await body(`---\n${fm}\n---\n\n\n# Title\n\ntext\n`)).toBe('# Title\n\ntext\n');
+    expect(await body(`---\n${fm}\n---`)).toBe('');
+    expect(await body(`---\n${fm}\n...\n---\nnot front matter`)).toBe('---\nnot front matter');
+    expect(await body(`---\n${fm}\n---  \nafter a closer with trailing spaces`)).toBe(
+      'after a closer with trailing spaces',
+    );
+    // An empty block closes at once; the description then comes from the body's paragraph.
+    const empty = accepted((await parseFixture('---\n---\n# T\n\nA paragraph.\n')).result);
+    expect(empty.skill.body).toBe('# T\n\nA paragraph.\n');
+  });
+
   it('appends sibling .md files to the body under a file marker, in crawl order', async () => {
     const { result } = await parseFixture('---\nname: s\ndescription: d\n---\n\nmain body\n', {
       siblings: { 'zz.md': 'last file', 'aa.md': 'first file' },
