@@ -17,6 +17,8 @@ const data = workerData as EmbedWorkerData;
 // replacing threads that die while starting, and the tasks queued for them would then never settle.
 const loaded = await createEmbedder(data.model, {
   intraOpThreads: data.intraOpThreads,
+  // The model's own CPU per task: the run summary's modelCpuMs and the work role's metric.
+  measureCpu: true,
 }).then(
   (embedder) => ({ embedder }),
   (error: unknown) => ({ error }),

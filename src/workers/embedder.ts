@@ -13,6 +13,11 @@ export interface EmbedderOptions {
   intraOpThreads?: number;
   /** Texts per ORT call at most. Default {@link DEFAULT_MAX_BATCH}. */
   maxBatch?: number;
+  /**
+   * Read this thread's CPU clock around every ORT call and report the sum as `EmbedResult.modelCpuMs` (Linux
+   * only; two reads of ~20 µs per call). Default false: the pool's threads turn it on, a query embedder need not.
+   */
+  measureCpu?: boolean;
 }
 
 /** One ORT session, loaded once (and a tokenizer, loaded on first use); embeds groups of texts. */
@@ -70,7 +75,7 @@ export async function createEmbedder(spec: ModelSpec, options: EmbedderOptions =
       attention_mask: new ort.Tensor('int64', mask, [B, T]),
     };
     if (wantsTokenTypes) feeds.token_type_ids = new ort.Tensor('int64', new BigInt64Array(B * T), [B, T]);
-    const cpu0 = threadCpuNs();
+    const cpu0 = options.measureCpu ? threadCpuNs() : undefined;
     const out = await session.run(feeds);
     // ORT runs the call on this thread (intra-op 1 in the pool); with more intra-op threads this misses theirs.
     const cpuNs = cpu0 === undefined ? undefined : (threadCpuNs() ?? cpu0) - cpu0;
@@ -120,7 +125,7 @@ export async function createEmbedder(spec: ModelSpec, options: EmbedderOptions =
     const order = tokenized.map((_, i) => i).sort((a, b) => tokenized[a]!.length - tokenized[b]!.length);
     const vectors = new Float32Array(tokenized.length * spec.dim);
     let tokens = 0;
-    let cpuNs: number | undefined = 0;
+    let cpuNs: number | undefined = options.measureCpu ? 0 : undefined;
     for (let start = 0; start < order.length; start += maxBatch) {
       const rows = order.slice(start, start + maxBatch);
       const batch = rows.map((r) => tokenized[r]!);
