@@ -21,6 +21,7 @@ import {
   unclosedKeyLinesEnd,
 } from './front-matter-recovery.js';
 import type { QuotedLine } from './front-matter-recovery.js';
+import { fastFrontMatter } from './front-matter-fast-read.js';
 import type { SkillDoc } from '../shared/skill-doc.js';
 
 /** Something about an indexed skill that breaks the Agent Skills rules; the message is for a person. */
@@ -121,8 +122,8 @@ export function parseSkill(doc: SkillDoc): ParseResult {
     const line = parsed.lineCounter.linePos(first.pos[0]).line + 1;
     return invalidYaml(label, parsed.errors, first, lines(), line);
   }
-  const { yamlDoc, lineCounter, quoted } = parsed;
-  const fileLine = (offset: number): number => lineCounter.linePos(offset).line + 1;
+  const { read, quoted } = parsed;
+  const fileLine = (yamlLine: number): number => yamlLine + 1;
   if (quoted.length > 0) {
     warn(
       WARNING_CODES.RECOVERED_UNQUOTED_VALUE,
@@ -132,8 +133,8 @@ export function parseSkill(doc: SkillDoc): ParseResult {
 
   let data: unknown;
   try {
-    // toJS enforces maxAliasCount (default 100), which stops "billion laughs" alias bombs.
-    data = yamlDoc.toJS();
+    // yaml's toJS enforces maxAliasCount (default 100), which stops "billion laughs" alias bombs.
+    data = read.data();
   } catch (err) {
     return reject(
       ERROR_CODES.INVALID_YAML,
@@ -151,8 +152,8 @@ export function parseSkill(doc: SkillDoc): ParseResult {
   }
   const frontMatter = toJsonSafe(data) as Record<string, unknown>;
   const keyLine = (key: string): number | undefined => {
-    const offset = keyOffset(yamlDoc, key);
-    return offset === undefined ? undefined : fileLine(offset);
+    const line = read.keyLine(key);
+    return line === undefined ? undefined : fileLine(line);
   };
   const at = (key: string): string => {
     const line = keyLine(key);
@@ -183,7 +184,7 @@ export function parseSkill(doc: SkillDoc): ParseResult {
     warn,
   );
   const metadata = optionalField(frontMatter, 'metadata', metadataSchema, 'a key/value mapping', at, warn);
-  checkSpecRules(frontMatter, metadata, yamlDoc, fileLine, at, warn);
+  checkSpecRules(frontMatter, metadata, read, fileLine, at, warn);
 
   for (const file of doc.files) {
     if (file.path === SKILL_FILE) continue;
@@ -320,12 +321,35 @@ function resolveDescription(
   return paragraph;
 }
 
-/** The YAML of a front matter, parsed as the spec reads it; with unquoted `: ` values quoted when that alone fixes it. */
+/** A front matter's YAML as read: its data, and the lines (1-based, in the YAML text) of keys. */
+interface FrontMatterRead {
+  /** The document as JavaScript (may throw: yaml's alias limit). */
+  data(): unknown;
+  /** Line of the last top-level key `key` (the one whose value wins), if the root is a mapping. */
+  keyLine(key: string): number | undefined;
+  /** Keys repeated within one mapping, anywhere in the document, with the line of each repeat. */
+  duplicateKeys(): { key: string; line?: number }[];
+}
+
+/**
+ * The YAML of a front matter, parsed as the spec reads it; with unquoted `: ` values quoted when that alone fixes
+ * it. Plain front matter is read by the fast path (`front-matter-fast-read.ts`: the same result, a fraction of
+ * the cost); everything else, and every error, by `yaml`.
+ */
 function parseFrontMatter(
   yamlText: string,
 ):
-  | { ok: true; yamlDoc: Document; lineCounter: LineCounter; quoted: QuotedLine[] }
+  | { ok: true; read: FrontMatterRead; quoted: QuotedLine[] }
   | { ok: false; errors: readonly YAMLError[]; lineCounter: LineCounter } {
+  const fast = fastFrontMatter(yamlText);
+  if (fast) {
+    // js-yaml rejects duplicate keys, so a fast reading has none.
+    return {
+      ok: true,
+      read: { data: () => fast.data, keyLine: fast.keyLine, duplicateKeys: () => [] },
+      quoted: [],
+    };
+  }
   const parse = (source: string): { yamlDoc: Document; lineCounter: LineCounter } => {
     const lineCounter = new LineCounter();
     const yamlDoc = parseDocument(source, {
@@ -337,12 +361,32 @@ function parseFrontMatter(
     });
     return { yamlDoc, lineCounter };
   };
+  const readOf = ({
+    yamlDoc,
+    lineCounter,
+  }: {
+    yamlDoc: Document;
+    lineCounter: LineCounter;
+  }): FrontMatterRead => {
+    const line = (offset: number): number => lineCounter.linePos(offset).line;
+    return {
+      data: () => yamlDoc.toJS(),
+      keyLine: (key) => {
+        const offset = keyOffset(yamlDoc, key);
+        return offset === undefined ? undefined : line(offset);
+      },
+      duplicateKeys: () =>
+        duplicateKeys(yamlDoc.contents).map((d) =>
+          d.range === undefined ? { key: d.key } : { key: d.key, line: line(d.range) },
+        ),
+    };
+  };
   const first = parse(yamlText);
-  if (first.yamlDoc.errors.length === 0) return { ok: true, ...first, quoted: [] };
+  if (first.yamlDoc.errors.length === 0) return { ok: true, read: readOf(first), quoted: [] };
   const repair = quoteUnquotedValues(yamlText);
   if (repair) {
     const second = parse(repair.text);
-    if (second.yamlDoc.errors.length === 0) return { ok: true, ...second, quoted: repair.quoted };
+    if (second.yamlDoc.errors.length === 0) return { ok: true, read: readOf(second), quoted: repair.quoted };
   }
   return { ok: false, errors: first.yamlDoc.errors, lineCounter: first.lineCounter };
 }
@@ -351,8 +395,8 @@ function parseFrontMatter(
 function checkSpecRules(
   frontMatter: Record<string, unknown>,
   metadata: Record<string, unknown> | null,
-  yamlDoc: Document,
-  fileLine: (offset: number) => number,
+  read: FrontMatterRead,
+  fileLine: (yamlLine: number) => number,
   at: (key: string) => string,
   warn: (code: WarningCode, message: string) => void,
 ): void {
@@ -376,10 +420,10 @@ function checkSpecRules(
       );
     }
   }
-  for (const dup of duplicateKeys(yamlDoc.contents)) {
+  for (const dup of read.duplicateKeys()) {
     warn(
       WARNING_CODES.DUPLICATE_KEY,
-      `${dup.range ? `line ${fileLine(dup.range)}` : 'front matter'}: key '${dup.key}' appears more than once in the same mapping; the last one is used`,
+      `${dup.line !== undefined ? `line ${fileLine(dup.line)}` : 'front matter'}: key '${dup.key}' appears more than once in the same mapping; the last one is used`,
     );
   }
 }
