@@ -4,9 +4,10 @@ import { paginateRest } from '@octokit/plugin-paginate-rest';
 import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
 import type { z } from 'zod';
-import { ERROR_CODES, IndexerError } from '../shared/errors.js';
+import { IndexerError } from '../shared/errors.js';
 import { redactUrl } from '../shared/redact.js';
 import type { ConditionalEndpoint } from './github-api.js';
+import { GitHubSourceError } from './github-errors.js';
 
 /**
  * The well-kept client: `@octokit/core` with GitHub's recommended throttling (one queue per kind of request,
@@ -43,27 +44,6 @@ export interface GitHubClientOptions {
   etags: Readonly<Record<string, CachedResponse>>;
   /** Which GET endpoints are conditional, and what of their bodies is kept. */
   conditional: readonly ConditionalEndpoint[];
-}
-
-/**
- * Why a GitHub request failed: `status` (GitHub answered with an HTTP error, see `status`), `network` (no answer
- * after the retries), `rate-limit` (the wait budget ran out, or the crawl was aborted while waiting),
- * `response` (an answer that does not look like GitHub's), `content` (the source's own checks, e.g. a missing
- * sub-folder).
- */
-export type GitHubFailure = 'status' | 'network' | 'rate-limit' | 'response' | 'content';
-
-/** `SOURCE_FAILED` from the GitHub source, with why, and the HTTP status when there was one. */
-export class GitHubSourceError extends IndexerError {
-  readonly failure: GitHubFailure;
-  readonly status: number | undefined;
-
-  constructor(message: string, failure: GitHubFailure, status?: number) {
-    super(ERROR_CODES.SOURCE_FAILED, message);
-    this.name = 'GitHubSourceError';
-    this.failure = failure;
-    this.status = status;
-  }
 }
 
 /** Thrown inside the client when it stops waiting for a rate limit; turned into a message naming the request. */

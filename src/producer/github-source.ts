@@ -13,7 +13,10 @@ import {
   userSchema,
   type GitHubTree,
 } from './github-api.js';
-import { GitHubClient, GitHubSourceError, type CachedResponse } from './github-client.js';
+// The client (Octokit and its plugins) is loaded when a GitHub source is crawled, not by every command that
+// can create a source: it costs ~80 ms of start-up.
+import type { CachedResponse, GitHubClient } from './github-client.js';
+import { GitHubSourceError } from './github-errors.js';
 import { parseGitHubLocation, type GitHubTarget } from './github-location.js';
 import { compareNames, isMarkdownName, SKILL_FILE } from './skill-text.js';
 import type { CrawlContext, CrawlItem, SkillSource, SourceSpec, SourceState } from './source.js';
@@ -188,6 +191,7 @@ async function* crawlGitHub(
   const started = Date.now();
   const previous = readState(ctx.previous, apiUrl, spec.id, log);
   const token = opts.token ?? (process.env.GITHUB_TOKEN || undefined);
+  const { GitHubClient } = await import('./github-client.js');
   const client = new GitHubClient({
     baseUrl: apiUrl,
     token: token === '' ? undefined : token,
