@@ -61,7 +61,11 @@ const CATEGORIES: [string, (f: CallFrame) => boolean][] = [
       f.url.includes('@huggingface/tokenizers') ||
       /\/workers\/(unigram-fast-ids|unigram-word-cache|text-tokenizer)\.js$/.test(f.url),
   ],
-  ['YAML parse', (f) => f.url.includes('/node_modules/yaml/')],
+  // `yaml`, and js-yaml with its eligibility scan (the fast path of plain front matter, since 2026-12-02).
+  [
+    'YAML parse',
+    (f) => /\/node_modules\/(js-)?yaml\//.test(f.url) || f.url.endsWith('/stages/front-matter-fast-read.js'),
+  ],
   [
     'front matter + validation (parse-skill, zod)',
     (f) =>
