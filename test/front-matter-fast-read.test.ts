@@ -127,9 +127,23 @@ describe('front matter fast read', () => {
       'name: a\nname: b', // duplicate key: yaml warns, js-yaml throws
       'name: a\ndescription: b: c', // invalid YAML: yaml gives the error and its line
       'name: a\n\tdescription: tab',
+      `name: a\n${'k'.repeat(1100)}: v`, // yaml: implicit keys over 1,024 characters are an error; js-yaml reads them
+      `name: a\nmeta: {x: 1, ${'y'.repeat(1100)}: 2}`,
     ];
     for (const text of leftToYaml) expect(fastFrontMatter(text), JSON.stringify(text)).toBeUndefined();
   });
+
+  it('stays linear on long lines (untrusted input)', () => {
+    // A quadratic scan of these lines takes minutes and runs into this test's timeout; a linear one, milliseconds.
+    const spaces = ' '.repeat(200_000);
+    for (const text of [
+      `name: a${spaces}b\ndescription: x`,
+      `name: a\nk${spaces}x${spaces}: v`,
+      `a${spaces}b${spaces}: c`,
+    ]) {
+      expect(disagreement(text)).toBe('');
+    }
+  }, 20_000);
 
   it('agrees with yaml on every corpus front matter, reading nearly all of them', () => {
     const texts = corpusFrontMatters();

@@ -99,7 +99,8 @@ function fastEligible(text: string): boolean {
   while (from <= text.length) {
     let end = text.indexOf('\n', from);
     if (end === -1) end = text.length;
-    if (opensMultiLine(text.slice(from, end))) return false;
+    const line = text.slice(from, end);
+    if (opensMultiLine(line) || longImplicitKey(line)) return false;
     from = end + 1;
   }
   return true;
@@ -131,6 +132,26 @@ function opensMultiLine(line: string): boolean {
   if (v === '[' || v === '{') return !flowCloses(line, i);
   if (v === '"' || v === "'") return quoteEnd(line, i) < 0;
   return false;
+}
+
+/**
+ * A `:` indicator over 1,000 characters after the last place a key could start (the line's start, a flow
+ * indicator or a quote): `yaml` rejects implicit keys over 1,024 characters, js-yaml reads them.
+ */
+function longImplicitKey(line: string): boolean {
+  if (line.length <= 1000) return false;
+  let keyStart = 0;
+  for (let j = 0; j < line.length; j++) {
+    const c = line[j];
+    if (c === '{' || c === '[' || c === ',' || c === '"' || c === "'") keyStart = j;
+    else if (c === ':' && isIndicatorEnd(line, j + 1) && j - keyStart > 1000) return true;
+  }
+  return false;
+}
+
+/** Whether a `:` just before `i` ends a key: followed by a space, a tab or the end of the line. */
+function isIndicatorEnd(line: string, i: number): boolean {
+  return i === line.length || line[i] === ' ' || line[i] === '\t';
 }
 
 /** Index of the quote closing the quoted scalar that opens at `i`, or -1. */
@@ -205,7 +226,12 @@ function keyLineOf(text: string, key: string): number | undefined {
       if (end >= 0 && !raw.includes('\\') && !raw.includes("''") && /^\s*:(?:\s|$)/.test(line.slice(end + 1)))
         k = raw;
     } else {
-      k = /^(.*?)[ \t]*:(?:[ \t]|$)/.exec(line.slice(i))?.[1];
+      // The first `:` that ends a key, found by a scan (a backtracking regex is quadratic on long lines).
+      let colon = line.indexOf(':', i);
+      while (colon !== -1 && !isIndicatorEnd(line, colon + 1)) colon = line.indexOf(':', colon + 1);
+      let end = colon;
+      while (end > i && (line[end - 1] === ' ' || line[end - 1] === '\t')) end--;
+      if (colon !== -1) k = line.slice(i, end);
     }
     if (k === key) found = n + 1;
   }
