@@ -102,6 +102,12 @@ describe('a crawl job failed for good (the producer killed four times)', () => {
     expect(errors[0]?.source).toBe('*');
     expect(errors[0]?.message).toContain(`the crawl job ${jobId} failed for good`);
     expect(errors[0]?.message).toContain('job stalled more than allowable limit');
+    // The janitor logs after the run is failed in the database and its source released in Redis: wait for it.
+    await waitFor(
+      'the writer to log E_CRAWL_FAILED',
+      () => (readFileSync(writer.log, 'utf8').includes('E_CRAWL_FAILED') ? true : undefined),
+      30_000,
+    );
     expect(readFileSync(writer.log, 'utf8')).toContain('E_CRAWL_FAILED');
 
     const status = runCli(['status', '--db', db, '--json']);
