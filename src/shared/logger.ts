@@ -1,6 +1,11 @@
+import { createRequire } from 'node:module';
 import { pino, type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import type PinoPretty from 'pino-pretty';
 import { redactUrl } from './redact.js';
+
+// pino-pretty (and its dependencies) only for a person at a terminal: services and scripts never load it, and
+// start ~40 ms sooner. It is CommonJS, so `require` loads it synchronously where the logger is made.
+const require = createRequire(import.meta.url);
 
 /** Keys whose values are never written, at the top level and two levels down. */
 const SECRET_KEYS = ['password', 'token', 'authorization', 'redisUrl', 'githubToken', 'GITHUB_TOKEN'];
@@ -48,6 +53,7 @@ export function createLogger(bindings: Record<string, unknown> = {}, human: bool
     },
   };
   if (human) {
+    const pretty = require('pino-pretty') as typeof PinoPretty;
     return pino(
       options,
       pretty({ destination: 2, sync: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss' }),
