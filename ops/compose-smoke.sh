@@ -15,7 +15,8 @@
 #   6. down -v; the dockerd it started is stopped. Docker's image storage stays (the next run is warm).
 #
 # Idempotent: a leftover stack of an earlier run is taken down first. Exit 0 only when every check passed; the
-# last line of output carries the numbers. Env: SMOKE_CORPUS (default ../shared/corpus/skills),
+# last line of output carries the numbers. Env: SMOKE_CORPUS (default ../shared/corpus/skills), SMOKE_COPIES
+# (perturbed copies of it indexed, default 3: the backfill must outlast the faults),
 # SMOKE_PROJECT (compose project name, default skillsmith-smoke), SMOKE_KEEP=1 (leave the stack up on failure).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,6 +43,8 @@ fail() {
 [ -d "$SMOKE_CORPUS" ] ||
   fail "no corpus at $SMOKE_CORPUS (set SMOKE_CORPUS)"
 SMOKE_CORPUS=$(cd "$SMOKE_CORPUS" && pwd)
+SMOKE_COPIES=${SMOKE_COPIES:-3}
+[[ "$SMOKE_COPIES" =~ ^[1-9][0-9]*$ ]] || fail "SMOKE_COPIES must be a whole number ≥ 1, got '$SMOKE_COPIES'"
 
 cleanup() {
   local rc=$?
@@ -59,11 +62,29 @@ cleanup() {
   fi
   [ -n "${SMOKE_BACKFILL_PID:-}" ] && kill "$SMOKE_BACKFILL_PID" 2>/dev/null
   smoke_engine_stop
-  rm -rf "$SMOKE_TMP"
+  rm -rf "$SMOKE_TMP" ${SMOKE_COPIES_DIR:+"$SMOKE_COPIES_DIR"}
   exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# The faults land mid-backfill only if the backfill outlasts them (~10 s of docker commands after the first batch):
+# on a fast machine the corpus alone is indexed in ~14 s, so index SMOKE_COPIES perturbed copies of it (names and
+# descriptions differ per copy, so nothing dedups; the same copies the bench's scale section builds).
+if [ "$SMOKE_COPIES" -gt 1 ]; then
+  [ -f dist/bench/scale-corpus.js ] || fail "dist/bench/scale-corpus.js missing: run npm run build first"
+  # Its own folder, readable by the image's `node` user (SMOKE_TMP is mode 0700).
+  SMOKE_COPIES_DIR=$(mktemp -d /tmp/skillsmith-smoke-corpus.XXXXXX)
+  chmod 755 "$SMOKE_COPIES_DIR"
+  node --input-type=module -e "
+    const { buildScaleCorpus } = await import(process.argv[1]);
+    buildScaleCorpus(process.argv[2], process.argv[3], Number(process.argv[4]));" \
+    "$REPO/dist/bench/scale-corpus.js" "$SMOKE_CORPUS" "$SMOKE_COPIES_DIR" "$SMOKE_COPIES" ||
+    fail "could not build $SMOKE_COPIES copies of $SMOKE_CORPUS"
+  chmod -R a+rX "$SMOKE_COPIES_DIR"
+  SMOKE_CORPUS=$SMOKE_COPIES_DIR
+fi
+log "corpus: $(find "$SMOKE_CORPUS" -name SKILL.md | wc -l) SKILL.md files ($SMOKE_COPIES × the corpus)"
 
 export DOCKER_BUILDKIT=1 COMPOSE_DOCKER_CLI_BUILD=1
 smoke_engine_install
