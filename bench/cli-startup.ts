@@ -1,5 +1,5 @@
 /**
- * Start-up of the CLI as a user meets it: whole `node dist/src/cli/main.js …` processes, one at a time, the
+ * Start-up of the CLI as a user meets it: whole `node dist/bin/skillsmith-index.js …` processes, one at a time, the
  * commands alternating (so a drift of the machine's speed spreads over all of them), after one untimed warm-up
  * each (the OS file cache). Wall time from spawn to exit, median over the runs.
  */

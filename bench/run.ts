@@ -382,7 +382,7 @@ async function main(): Promise<void> {
       process.stderr.write('[bench] CLI start-up…\n');
       const query = 'turn slides into a pdf handout';
       cli = measureCliStartup(
-        path.join(REPO, 'dist', 'src', 'cli', 'main.js'),
+        path.join(REPO, 'dist', 'bin', 'skillsmith-index.js'),
         [
           { name: '--help', args: ['--help'], targetMs: CLI_TARGETS.help },
           {
@@ -424,7 +424,7 @@ async function main(): Promise<void> {
     process.stderr.write('[bench] distributed vs embedded…\n');
     try {
       dist = await measureDistributed({
-        cli: path.join(REPO, 'dist', 'src', 'cli', 'main.js'),
+        cli: path.join(REPO, 'dist', 'bin', 'skillsmith-index.js'),
         roots: sources.map((s) => s.root),
         tmp,
         threads,

@@ -11,7 +11,7 @@ cd /app || exit 1
 while :; do
   for db in /data/skills.db /snapshots/skills.db; do
     [ -f "$db" ] || continue
-    if out=$(node dist/src/cli/main.js search "$query" --db "$db" --k 3 --json 2>&1); then
+    if out=$(node dist/bin/skillsmith-index.js search "$query" --db "$db" --k 3 --json 2>&1); then
       ok=$((ok + 1))
       touch /tmp/reader-ok
     else

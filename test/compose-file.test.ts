@@ -231,7 +231,9 @@ describe('Dockerfile', () => {
   it('runs the CLI as a non-root user under tini, with a /healthz healthcheck', () => {
     const users = named('USER');
     expect(users.at(-1)).toMatch(/^USER\s+node\b/);
-    expect(named('ENTRYPOINT').at(-1)).toBe('ENTRYPOINT ["tini", "--", "node", "dist/src/cli/main.js"]');
+    expect(named('ENTRYPOINT').at(-1)).toBe(
+      'ENTRYPOINT ["tini", "--", "node", "dist/bin/skillsmith-index.js"]',
+    );
     expect(named('HEALTHCHECK').at(-1)).toContain('/healthz');
   });
 });

@@ -13,7 +13,7 @@ export const sharedDir = process.env.SKILLSMITH_SHARED_DIR ?? resolve(repoRoot, 
 export const corpusDir = join(sharedDir, 'corpus', 'skills');
 
 /** The CLI as built by `npm run build` (`npm test` builds first). */
-export const cliPath = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+export const cliPath = join(repoRoot, 'dist', 'bin', 'skillsmith-index.js');
 
 /** A fresh temp folder, removed by the returned cleanup. */
 export function tempDir(prefix = 'skillsmith-test-'): { dir: string; cleanup: () => void } {

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { execFile } from 'node:child_process';
-import { cpSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +11,7 @@ import { runEmbedded } from '../src/embedded/embedded-run.js';
 import { openIndex, type SearchMode, type SkillIndex } from '../src/reader/index.js';
 import { DEFAULT_OPEN_OPTIONS } from '../src/reader/open-index.js';
 import { SCHEMA_VERSION } from '../src/writer/schema.js';
-import { cliPath, corpusDir, tempDir } from './helpers.js';
+import { cliPath, corpusDir, repoRoot, tempDir } from './helpers.js';
 
 const SLICE = ['anthropics__skills', 'obra__superpowers', 'trailofbits__skills'];
 const MODES: SearchMode[] = ['fts', 'vector', 'hybrid'];
@@ -398,6 +398,9 @@ describe('skillsmith-index search', () => {
 
   it('loads neither zod nor the model-folder check for a one-shot search (start-up cost, issue 13)', async () => {
     const trace = fileURLToPath(new URL('./fixtures/trace-modules.mjs', import.meta.url));
+    const bundleMeta = JSON.parse(readFileSync(join(repoRoot, 'dist', 'bin.meta.json'), 'utf8')) as {
+      outputs: Record<string, { inputs: Record<string, unknown> }>;
+    };
     for (const mode of ['fts', 'hybrid']) {
       const { stdout, stderr } = await run(process.execPath, [
         '--import',
@@ -411,9 +414,16 @@ describe('skillsmith-index search', () => {
         mode,
       ]);
       expect(stdout).toMatch(/^ 1\. /m);
-      const loaded = stderr.split('\n').filter((l) => l.startsWith('module: '));
-      expect(loaded.some((l) => l.includes('/dist/src/reader/skill-index.js'))).toBe(true);
-      expect(loaded.filter((l) => /\/node_modules\/zod\/|model-spec\.js/.test(l))).toEqual([]);
+      // The CLI is bundled (dist/bin): a loaded file stands for the sources esbuild put in it.
+      const loaded = stderr
+        .split('\n')
+        .filter((l) => l.startsWith('module: file://'))
+        .flatMap((l) => {
+          const file = relative(repoRoot, fileURLToPath(l.slice('module: '.length)));
+          return [file, ...Object.keys(bundleMeta.outputs[file]?.inputs ?? {})];
+        });
+      expect(loaded).toContain('dist/src/reader/skill-index.js');
+      expect(loaded.filter((l) => /(^|\/)node_modules\/zod\/|model-spec\.js/.test(l))).toEqual([]);
     }
   });
 

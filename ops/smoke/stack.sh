@@ -189,7 +189,7 @@ smoke_stack_run() {
   log "reference: embedded index of the same corpus, and the comparison"
   local check
   check=$(compose run --rm --no-deps -T -v "$SMOKE_CORPUS:/skills:ro" -v "$REPO/ops/smoke:/app/ops-smoke:ro" \
-    --entrypoint sh writer -c 'node dist/src/cli/main.js index /skills --db /tmp/reference.db --json --no-progress >/dev/null 2>/tmp/ref.err || { tail -n 5 /tmp/ref.err; exit 1; }; node ops-smoke/check-index.mjs /data/skills.db /tmp/reference.db') ||
+    --entrypoint sh writer -c 'node dist/bin/skillsmith-index.js index /skills --db /tmp/reference.db --json --no-progress >/dev/null 2>/tmp/ref.err || { tail -n 5 /tmp/ref.err; exit 1; }; node ops-smoke/check-index.mjs /data/skills.db /tmp/reference.db') ||
     fail "database check: $check"
   log "check: $check"
   SMOKE_INDEXED=$(node -e "console.log(JSON.parse(process.argv[1]).indexed)" "$check")

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { ModelSpec } from '../model/model-spec.js';
@@ -19,14 +20,16 @@ export interface EmbedPoolOptions {
 }
 
 /**
- * The worker file as compiled JavaScript. Under vitest this module runs from `src/*.ts`; workers cannot load
- * TypeScript, so they always start from the build in `dist/` (`npm test` builds first).
+ * The worker file as compiled JavaScript, always beside the file running this code: `embed-worker.js` next to
+ * `embed-pool.js` in dist/src, and next to the chunks of the bundled CLI in dist/bin (scripts/bundle-cli.mjs makes it
+ * an entry there). Under vitest this module runs from `src/*.ts`; workers cannot load TypeScript, so they start
+ * from the build in `dist/` (`npm test` builds first).
  */
 function workerFile(): string {
   const here = fileURLToPath(import.meta.url);
   if (here.endsWith('.ts'))
     return here.replace(/([/\\])src([/\\]workers[/\\])embed-pool\.ts$/, '$1dist$1src$2embed-worker.js');
-  return here.replace(/embed-pool\.js$/, 'embed-worker.js');
+  return path.join(path.dirname(here), 'embed-worker.js');
 }
 
 /** A piscina pool of embed workers sized to the thread budget. */

@@ -10,7 +10,7 @@ const repoRoot = here.includes(`${join('dist', 'test')}`)
   : resolve(here, '..', '..');
 
 /** The CLI as built by `npm run build`. */
-export const cliPath = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+export const cliPath = join(repoRoot, 'dist', 'bin', 'skillsmith-index.js');
 
 /** A CLI process (a role: write, work, produce --serve) with its log in a file. */
 export interface Role {
